@@ -1,0 +1,16 @@
+# Terminal commands from the guide, in the order it runs them.
+# Run them from this folder.
+
+# [docs:install]
+python -m venv .venv
+. .venv/bin/activate
+python -m pip install -r requirements.txt
+# [docs:install:end]
+
+# [docs:start-broker]
+docker run --detach --name rabbitmq --publish 5672:5672 rabbitmq:4
+# [docs:start-broker:end]
+
+# [docs:request]
+curl --data x=1 --data y=2 http://127.0.0.1:5000/add
+# [docs:request:end]

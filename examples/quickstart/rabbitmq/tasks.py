@@ -1,0 +1,26 @@
+"""The actors. The worker imports this module; so does the Flask app."""
+
+import os
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+# [docs:broker]
+broker = RabbitmqBroker(
+    url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
+    # Wait for RabbitMQ to confirm each message, so .send() fails loudly
+    # instead of losing a message the broker never stored.
+    confirm_delivery=True,
+)
+# Set the broker before declaring any actor: @dramatiq.actor binds each
+# actor to whatever broker is global at that moment.
+dramatiq.set_broker(broker)
+
+# What .send() raises when RabbitMQ cannot be reached.
+BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
+# [docs:broker:end]
+
+
+@dramatiq.actor
+def add(x: int, y: int) -> None:
+    print(f"The sum of {x} and {y} is {x + y}.")

@@ -1,0 +1,121 @@
+"""Every check of the guide: `nox` runs them all.
+
+- docs: build the site with warnings as errors.
+- tests(broker=...): run every example against a real broker and worker.
+- lint: check the docs' sources against examples/, and lint every example.
+"""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nox
+
+sys.path.insert(0, str(Path(__file__).parent / "tests"))
+from brokers import BROKERS, Broker
+from markers import marked_lines
+
+nox.needs_version = ">=2025.2.9"  # dependency_groups() and reuse_venv="yes"
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.reuse_venv = "yes"
+nox.options.error_on_missing_interpreters = True
+
+PYPROJECT = nox.project.load_toml("pyproject.toml")
+EXAMPLES = Path("examples")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the HTML site into docs/_build/html; any warning fails the build."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.run(
+        "sphinx-build", "-W", "--keep-going", "-n", "-q", "-b", "html",
+        "docs", "docs/_build/html", *session.posargs,
+    )  # fmt: skip
+    session.log("Open docs/_build/html/index.html in your browser.")
+
+
+@nox.session
+@nox.parametrize("broker", list(BROKERS))
+def tests(session: nox.Session, broker: str) -> None:
+    """Run the examples of one broker against that broker, for real."""
+    ensure_running(session, BROKERS[broker])
+    for folder in sorted(EXAMPLES.glob(f"*/{broker}")):
+        run_install_section(session, folder)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("pytest", "-m", broker, *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Docs drift checks, pytest-examples on every example, ruff on the rest."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    session.run("pytest", "-m", "not rabbitmq and not redis", *session.posargs)
+    session.run("ruff", "check", "noxfile.py", "tests", "docs")
+    session.run("ruff", "format", "--check", "noxfile.py", "tests", "docs")
+
+
+def run_install_section(session: nox.Session, folder: Path) -> None:
+    """Run the install commands the guide shows for ``folder``, in this venv.
+
+    nox has already made and activated the virtualenv, so the venv lines are
+    skipped; each ``python -m pip install ARGS`` becomes an install of ARGS
+    with nox's installer (uv or pip), run from the example folder.
+    """
+    installs = [
+        shlex.split(line)
+        for line in marked_lines(folder / "commands.sh", "install")
+        if line.startswith("python -m pip install ")
+    ]
+    if not installs:
+        session.error(f"{folder}/commands.sh: its install section installs nothing")
+    with session.chdir(folder):
+        for command in installs:
+            session.install(*command[4:])
+
+
+def ensure_running(session: nox.Session, broker: Broker) -> None:
+    """Use the broker if it answers; otherwise start one, or say how to."""
+    if broker.is_reachable():
+        return
+    host, _ = broker.address
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        session.error(broker.unreachable_message())
+    if docker_works():
+        session.log(f"Starting {broker.label} with docker compose")
+        session.run(
+            "docker", "compose", "up", "--detach", "--wait", broker.name, external=True
+        )
+    elif broker.name == "rabbitmq" and shutil.which("rabbitmq-server"):
+        session.log("Starting the local rabbitmq-server")
+        session.run("rabbitmq-server", "-detached", external=True)
+        session.run("rabbitmqctl", "await_startup", external=True)
+    elif broker.name == "redis" and shutil.which("redis-server"):
+        session.log("Starting the local redis-server")
+        session.run(
+            "redis-server", "--daemonize", "yes", "--bind", "127.0.0.1",
+            "--port", str(broker.address[1]), "--save", "", "--appendonly", "no",
+            external=True,
+        )  # fmt: skip
+    else:
+        session.error(broker.unreachable_message())
+    deadline = time.monotonic() + 30
+    while not broker.is_reachable():
+        if time.monotonic() > deadline:
+            session.error(broker.unreachable_message())
+        time.sleep(0.2)
+
+
+def docker_works() -> bool:
+    """True when a Docker engine answers, not merely when the client exists."""
+    if not shutil.which("docker"):
+        return False
+    probe = subprocess.run(
+        ["docker", "info"], capture_output=True, timeout=20, check=False
+    )
+    return probe.returncode == 0

@@ -1,0 +1,86 @@
+"""Fixtures shared by the tests of every example folder."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from brokers import BROKERS, Broker
+from markers import marked_lines
+from processes import Process
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+
+
+class Example:
+    """One broker folder of an example, e.g. ``examples/quickstart/redis``."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.broker: Broker = BROKERS[path.name]
+
+    def __repr__(self) -> str:
+        return f"Example({self.path.relative_to(EXAMPLES)})"
+
+    def procfile_command(self, process_type: str) -> str:
+        """The command line the Procfile (and so the guide) gives ``process_type``."""
+        for line in (self.path / "Procfile").read_text().splitlines():
+            name, _, command = line.partition(":")
+            if name.strip() == process_type and not line.startswith("#"):
+                return command.strip()
+        raise LookupError(f"no {process_type!r} line in {self.path / 'Procfile'}")
+
+    def commands(self, section: str) -> list[str]:
+        """The shell commands between ``# [docs:<section>]`` markers in commands.sh."""
+        return marked_lines(self.path / "commands.sh", section)
+
+    def start(
+        self, process_type: str, tmp_path: Path, env: dict[str, str] | None = None
+    ) -> Process:
+        return Process(
+            self.procfile_command(process_type),
+            cwd=self.path,
+            env={self.broker.url_variable: self.broker.url, **(env or {})},
+            log=tmp_path / f"{self.path.parent.name}-{process_type}.log",
+        )
+
+    def load(self, module: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+        """Import one of the example's modules in this process, fresh.
+
+        The examples use absolute imports (``from tasks import add``), as a
+        reader's project would, so the folder goes first on ``sys.path`` and
+        modules of an earlier example are forgotten.
+        """
+        monkeypatch.syspath_prepend(str(self.path))
+        for name in [*sys.modules]:
+            mod_file = getattr(sys.modules[name], "__file__", None) or ""
+            if mod_file.startswith(str(EXAMPLES)):
+                monkeypatch.delitem(sys.modules, name)
+        for path in self.path.glob("*.py"):
+            monkeypatch.delitem(sys.modules, path.stem, raising=False)
+        return importlib.import_module(module)
+
+
+def example_params(topic: str) -> list:
+    """One pytest param per broker folder of ``examples/<topic>``, marked and named."""
+    return [
+        pytest.param(EXAMPLES / topic / name, id=name, marks=getattr(pytest.mark, name))
+        for name in BROKERS
+    ]
+
+
+def ready(example: Example, queues: tuple[str, ...]) -> Iterator[Example]:
+    """Check the example's broker is up, and leave ``queues`` empty before and after."""
+    if not example.broker.is_reachable():
+        pytest.fail(example.broker.unreachable_message(), pytrace=False)
+    for queue in queues:
+        example.broker.flush(queue)
+    yield example
+    for queue in queues:
+        example.broker.flush(queue)

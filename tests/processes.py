@@ -1,0 +1,92 @@
+"""Run the commands the guide shows as real processes, and wait on them with deadlines."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+
+def wait_for(
+    condition: Callable[[], object], *, timeout: float, what: str, interval=0.05
+) -> None:
+    """Poll ``condition`` until it is true; fail with ``what`` after ``timeout`` s."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"Timed out after {timeout} s waiting for {what}")
+        time.sleep(interval)
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on (the OS picked it, then we let it go)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def port_is_open(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return True
+    except OSError:
+        return False
+
+
+class Process:
+    """A command started in its own session, so it can be stopped as a group."""
+
+    def __init__(
+        self, command: str, *, cwd: Path, env: Mapping[str, str], log: Path
+    ) -> None:
+        self.command = command
+        self.log = log
+        self._log_file = log.open("wb")
+        self.popen = subprocess.Popen(
+            shlex.split(command),
+            cwd=cwd,
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=self._log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")
+
+    def wait_for_output(self, text: str, *, timeout: float) -> None:
+        wait_for(
+            lambda: text in self.output() or self.popen.poll() is not None,
+            timeout=timeout,
+            what=f"{text!r} from `{self.command}`",
+        )
+        assert text in self.output(), (
+            f"`{self.command}` exited with {self.popen.returncode} before "
+            f"printing {text!r}. Its output:\n{self.output()}"
+        )
+
+    def terminate(self, *, timeout: float) -> int:
+        """Send SIGTERM to the main process, as `kill PID` would; return its exit code."""
+        self.popen.send_signal(signal.SIGTERM)
+        try:
+            return self.popen.wait(timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"`{self.command}` still running {timeout} s after SIGTERM. "
+                f"Its output:\n{self.output()}"
+            ) from None
+
+    def kill_group(self) -> None:
+        """Kill the process and every child it started; safe to call twice."""
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        self.popen.wait()
+        self._log_file.close()

@@ -1,0 +1,138 @@
+"""The docs show examples/, all of it, and nothing else.
+
+These tests build the site's doctrees in-process and read where every code
+block came from, so they catch any way of writing inline code, not only the
+directives a regex would know.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from docutils import nodes
+from sphinx.application import Sphinx
+
+from conftest import EXAMPLES, ROOT
+
+DOCS = ROOT / "docs"
+TAB_LABELS = ["RabbitMQ", "Redis"]
+NOT_EXAMPLES = {"__pycache__", ".venv", ".pytest_cache"}
+
+
+class Site:
+    def __init__(self, app: Sphinx, warnings: str) -> None:
+        self.app = app
+        self.warnings = warnings
+
+    @property
+    def pages(self) -> list[str]:
+        return sorted(self.app.env.found_docs)
+
+    def doctree(self, page: str) -> nodes.document:
+        return self.app.env.get_doctree(page)
+
+    def code_blocks(self, page: str) -> Iterator[nodes.Element]:
+        yield from self.doctree(page).findall(
+            lambda node: isinstance(node, nodes.literal_block | nodes.doctest_block)
+        )
+
+    def shown_files(self) -> set[Path]:
+        return {
+            Path(block["source"]).resolve()
+            for page in self.pages
+            for block in self.code_blocks(page)
+            if "source" in block
+        }
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    out = tmp_path_factory.mktemp("docs")
+    warnings = io.StringIO()
+    app = Sphinx(
+        DOCS, DOCS, out / "html", out / "doctrees", "dummy",
+        status=None, warning=warnings, freshenv=True,
+        confoverrides={"nitpicky": True},
+    )  # fmt: skip
+    app.build()
+    return Site(app, warnings.getvalue())
+
+
+def test_docs_build_without_warnings(site: Site) -> None:
+    # A literalinclude of a missing file or marker is a warning, not a crash.
+    assert site.warnings == ""
+
+
+def test_every_code_block_is_included_from_examples(site: Site) -> None:
+    inline = [
+        f"{page}.rst:{block.line}: {block.astext()[:40]!r}"
+        for page in site.pages
+        for block in site.code_blocks(page)
+        if not Path(block.get("source", DOCS / page)).resolve().is_relative_to(EXAMPLES)
+    ]
+    assert not inline, "code written in docs/, not included from examples/"
+
+
+def test_every_example_file_is_shown_in_the_docs(site: Site) -> None:
+    files = {
+        path.resolve()
+        for path in EXAMPLES.rglob("*")
+        if path.is_file() and not NOT_EXAMPLES & set(path.parts)
+    }
+    orphans = sorted(str(p.relative_to(EXAMPLES)) for p in files - site.shown_files())
+    assert not orphans, "example files no page includes"
+
+
+def test_every_tab_set_offers_rabbitmq_then_redis(site: Site) -> None:
+    for page in site.pages:
+        for tabs in site.doctree(page).findall(is_tab_set):
+            assert [label(tab) for tab in tabs.children] == TAB_LABELS, page
+
+
+def test_each_tab_shows_only_its_own_brokers_files(site: Site) -> None:
+    for page in site.pages:
+        for block in site.code_blocks(page):
+            broker = Path(block["source"]).resolve().relative_to(EXAMPLES).parts[1]
+            tab = enclosing_tab(block)
+            assert tab is not None, f"{page}.rst:{block.line}: code outside the tabs"
+            assert label(tab).lower() == broker, f"{page}.rst:{block.line}"
+
+
+def test_tabs_are_group_tabs_so_they_stay_in_sync() -> None:
+    for page in DOCS.glob("*.rst"):
+        text = page.read_text()
+        tabs = re.findall(r"^\s*\.\. ([\w-]*tab)::(.*)$", text, flags=re.MULTILINE)
+        assert all(kind == "group-tab" for kind, _ in tabs), page.name
+        assert {name.strip() for _, name in tabs} <= set(TAB_LABELS), page.name
+
+
+def test_install_page_shows_every_brokers_requirements(site: Site) -> None:
+    install = {Path(block["source"]) for block in site.code_blocks("install")}
+    for broker in ("rabbitmq", "redis"):
+        folder = EXAMPLES / "quickstart" / broker
+        assert {folder / "requirements.txt", folder / "commands.sh"} <= install
+
+
+def test_every_section_page_has_broker_tabs(site: Site) -> None:
+    for page in ["install", "configure", "actors", "views", "workers"]:
+        assert any(site.doctree(page).findall(is_tab_set)), page
+
+
+def is_tab_set(node: nodes.Node) -> bool:
+    return isinstance(node, nodes.container) and node.get("type") == "tab-element"
+
+
+def enclosing_tab(node: nodes.Node) -> nodes.Element | None:
+    while node.parent is not None:
+        if is_tab_set(node.parent):
+            return node
+        node = node.parent
+    return None
+
+
+def label(tab: nodes.Element) -> str:
+    return tab.children[0].astext().strip()

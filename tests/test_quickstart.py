@@ -1,0 +1,140 @@
+"""examples/quickstart: the five sections of the guide, run for real on each broker."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+from collections.abc import Iterator
+from importlib import metadata
+from pathlib import Path
+
+import pytest
+
+from conftest import Example, example_params, ready
+from processes import free_port, port_is_open, wait_for
+
+QUEUE = "default"
+
+
+@pytest.fixture(params=example_params("quickstart"))
+def example(request: pytest.FixtureRequest) -> Iterator[Example]:
+    yield from ready(Example(request.param), queues=(QUEUE,))
+
+
+def normalize(log: str) -> list[str]:
+    """Blank out what changes between runs: times, PIDs and the Dramatiq version."""
+    log = re.sub(r"^\[[\d :,-]+\]", "[TIME]", log, flags=re.MULTILINE)
+    log = re.sub(r"\[PID \d+\]", "[PID N]", log)
+    log = re.sub(r"Dramatiq '[^']+'", "Dramatiq 'VERSION'", log)
+    return log.splitlines()
+
+
+def test_post_returns_202_and_worker_prints_the_sum(
+    example: Example, tmp_path: Path
+) -> None:
+    worker = example.start("worker", tmp_path)
+    port = free_port()
+    web = example.start("web", tmp_path, env={"FLASK_RUN_PORT": str(port)})
+    try:
+        wait_for(lambda: port_is_open(port), timeout=15, what="the Flask app")
+
+        [curl] = example.commands("request")
+        assert "127.0.0.1:5000" in curl, "the guide's request targets Flask's port"
+        answer = subprocess.run(
+            shlex.split(curl.replace("127.0.0.1:5000", f"127.0.0.1:{port}")),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        assert json.loads(answer.stdout)["message_id"]
+
+        worker.wait_for_output("The sum of 1 and 2 is 3.", timeout=20)
+        assert worker.terminate(timeout=15) == 0
+    finally:
+        web.kill_group()
+        worker.kill_group()
+
+    # The output the guide shows appears, in that order, in the real output.
+    shown = normalize((example.path / "output.txt").read_text())
+    seen = iter(normalize(worker.output()))
+    missing = [line for line in shown if line not in seen]
+    assert not missing, f"not in this order in the worker's output: {missing}"
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({}, "Field 'x' is required."),
+        ({"x": "1"}, "Field 'y' is required."),
+        ({"x": " ", "y": "2"}, "Field 'x' is required."),
+        ({"x": "a", "y": "2"}, "Field 'x' must be an integer, got 'a'."),
+        ({"x": "1", "y": "2.5"}, "Field 'y' must be an integer, got '2.5'."),
+    ],
+    ids=["empty", "missing-y", "blank-x", "letter", "float"],
+)
+def test_bad_input_answers_400_and_enqueues_nothing(
+    example: Example,
+    monkeypatch: pytest.MonkeyPatch,
+    form: dict[str, str],
+    error: str,
+) -> None:
+    app = example.load("app", monkeypatch).app
+
+    response = app.test_client().post("/add", data=form)
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": error}
+    assert example.broker.pending(QUEUE) == 0
+
+
+def test_valid_input_enqueues_exactly_one_message(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = example.load("app", monkeypatch).app
+
+    response = app.test_client().post("/add", data={"x": "1", "y": "2"})
+
+    assert response.status_code == 202
+    assert example.broker.pending(QUEUE) == 1
+
+
+def test_unreachable_broker_answers_503_with_one_clear_line(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = free_port()
+    scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
+    monkeypatch.setenv(example.broker.url_variable, f"{scheme}://127.0.0.1:{closed}")
+    app = example.load("app", monkeypatch).app
+
+    response = app.test_client().post("/add", data={"x": "1", "y": "2"})
+
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "error": "The message broker is unreachable. Try again later."
+    }
+
+
+def test_requirements_shown_in_install_are_installed(example: Example) -> None:
+    [install] = [c for c in example.commands("install") if "pip install" in c]
+    requirements = example.path / shlex.split(install)[-1]
+    for line in requirements.read_text().splitlines():
+        name, extras = re.fullmatch(r"([\w.-]+)(?:\[(.*)\])?", line).groups()
+        wanted = [name]
+        for extra in (extras or "").split(","):
+            wanted += [
+                re.match(r"[\w.-]+", dependency).group()
+                for dependency in metadata.requires(name) or []
+                if f'extra == "{extra}"' in dependency
+            ]
+        for distribution in wanted:
+            metadata.version(distribution)  # Raises if it is not installed.
+
+
+def test_start_broker_command_publishes_the_default_port(example: Example) -> None:
+    [command] = example.commands("start-broker")
+    port = example.broker.default_port
+    assert f"--publish {port}:{port}" in command
+    assert f":{port}" in example.broker.default_url
