@@ -138,3 +138,16 @@ def test_start_broker_command_publishes_the_default_port(example: Example) -> No
     port = example.broker.default_port
     assert f"--publish {port}:{port}" in command
     assert f":{port}" in example.broker.default_url
+
+
+def test_path_before_the_module_swallows_the_module(example: Example) -> None:
+    # workers.rst warns about this: --path takes several values.
+    result = subprocess.run(
+        ["dramatiq", "--path", ".", "tasks"],
+        cwd=example.path,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "the following arguments are required: broker, module" in result.stderr
