@@ -3,6 +3,9 @@
 - docs: build the site with warnings as errors.
 - tests(broker=...): run every example against a real broker and worker.
 - lint: check the docs' sources against examples/, and lint every example.
+- site: drive the built site in headless Chromium.
+Not run by default: serve (live-reloading preview), linkcheck (needs the
+internet), inventories (refreshes intersphinx inventories; needs the internet).
 """
 
 from __future__ import annotations
@@ -27,6 +30,11 @@ nox.options.error_on_missing_interpreters = True
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 EXAMPLES = Path("examples")
+INVENTORIES = {
+    "python": "https://docs.python.org/3/objects.inv",
+    "flask": "https://flask.palletsprojects.com/en/stable/objects.inv",
+    "dramatiq": "https://dramatiq.io/objects.inv",
+}
 
 
 @nox.session
@@ -55,9 +63,55 @@ def tests(session: nox.Session, broker: str) -> None:
 def lint(session: nox.Session) -> None:
     """Docs drift checks, pytest-examples on every example, ruff on the rest."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
-    session.run("pytest", "-m", "not rabbitmq and not redis", *session.posargs)
+    session.run(
+        "pytest", "-m", "not rabbitmq and not redis and not browser", *session.posargs
+    )
     session.run("ruff", "check", "noxfile.py", "tests", "docs")
     session.run("ruff", "format", "--check", "noxfile.py", "tests", "docs")
+
+
+@nox.session
+def site(session: nox.Session) -> None:
+    """Build the site, serve it on 127.0.0.1 and test it in headless Chromium."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("pytest", "-m", "browser", *session.posargs)
+
+
+@nox.session(default=False)
+def serve(session: nox.Session) -> None:
+    """Preview the site on http://127.0.0.1:8000, rebuilt when docs/ or examples/ change."""
+    session.install(
+        *nox.project.dependency_groups(PYPROJECT, "docs"), "sphinx-autobuild"
+    )
+    session.run(
+        "sphinx-autobuild", "--host", "127.0.0.1", "--port", "8000",
+        "--watch", "examples", "docs", "docs/_build/serve", *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session(default=False)
+def linkcheck(session: nox.Session) -> None:
+    """Check the external links of the site (needs the internet)."""
+    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    session.run(
+        "sphinx-build", "-q", "-b", "linkcheck", "docs", "docs/_build/linkcheck"
+    )
+
+
+@nox.session(default=False, venv_backend="none")
+def inventories(session: nox.Session) -> None:
+    """Download the intersphinx inventories docs/conf.py reads (needs the internet).
+
+    Commit the files it writes: the docs build never touches the network.
+    """
+    from urllib.request import urlopen
+
+    folder = Path("docs/_inventories")
+    folder.mkdir(exist_ok=True)
+    for name, url in INVENTORIES.items():
+        with urlopen(url, timeout=30) as response:
+            (folder / f"{name}.inv").write_bytes(response.read())
+        session.log(f"{folder / name}.inv <- {url}")
 
 
 def run_install_section(session: nox.Session, folder: Path) -> None:

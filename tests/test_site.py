@@ -1,0 +1,243 @@
+"""The built site, as a reader uses it, in a real headless Chromium.
+
+Run by `nox -s site`. The site is built from docs/ into a temporary folder
+and served on 127.0.0.1; screenshots go to docs/_build/screenshots/.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import threading
+from collections.abc import Iterator
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from playwright import sync_api as playwright
+from sphinx.application import Sphinx
+
+from conftest import EXAMPLES, ROOT
+from markers import marked_lines
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+MAX_PAGE_BYTES = 150 * 1024
+FONTS = (".woff", ".woff2", ".ttf", ".otf")
+SCREENSHOTS = ROOT / "docs" / "_build" / "screenshots"
+
+
+class QuietHandler(SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
+    """Build the HTML site and serve it; yield its base URL and its folder."""
+    out = tmp_path_factory.mktemp("site")
+    docs = ROOT / "docs"
+    Sphinx(docs, docs, out / "html", out / "doctrees", "html", status=None).build()
+    handler = functools.partial(QuietHandler, directory=out / "html")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/", out / "html"
+    server.shutdown()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[playwright.Browser]:
+    if not Path(CHROMIUM).is_file():
+        pytest.fail(
+            f"No Chromium at {CHROMIUM}: install it (apt-get install chromium) "
+            "or point the CHROMIUM variable at one.",
+            pytrace=False,
+        )
+    with playwright.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: playwright.Browser) -> Iterator[playwright.Page]:
+    context = browser.new_context(base_url=None)
+    yield context.new_page()
+    context.close()
+
+
+def selected_tabs(page: playwright.Page) -> list[str]:
+    return page.locator('.sphinx-tabs-tab[aria-selected="true"]').all_inner_texts()
+
+
+def test_every_page_loads_clean_and_light(
+    site: tuple[str, Path], page: playwright.Page
+) -> None:
+    base, folder = site
+    errors: list[str] = []
+    weights: dict[str, int] = {}
+    page.on(
+        "console",
+        lambda m: m.type == "error" and errors.append(f"{page.url}: {m.text}"),
+    )
+    page.on("pageerror", lambda e: errors.append(f"{page.url}: {e}"))
+    page.on(
+        "response",
+        lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"),
+    )
+    for html in sorted(folder.glob("*.html")):
+        url = urljoin(base, html.name)
+        loaded: list[int] = []
+        listener = functools.partial(record_size, loaded)
+        page.on("requestfinished", listener)
+        page.goto(url, wait_until="networkidle")
+        page.remove_listener("requestfinished", listener)
+        weights[html.name] = sum(loaded)
+
+        broken_images = page.eval_on_selector_all(
+            "img", "imgs => imgs.filter(i => !i.naturalWidth).map(i => i.src)"
+        )
+        errors += [f"{html.name}: broken image {src}" for src in broken_images]
+        for href in page.eval_on_selector_all("a[href]", "as => as.map(a => a.href)"):
+            errors += check_internal_link(base, folder, html.name, href)
+
+    report = ", ".join(f"{name} {size / 1024:.0f} KB" for name, size in weights.items())
+    print(f"\nPage weight without fonts: {report}")
+    assert not errors
+    heavy = {name: size for name, size in weights.items() if size > MAX_PAGE_BYTES}
+    assert not heavy, f"pages over {MAX_PAGE_BYTES // 1024} KB"
+
+
+def record_size(sizes: list[int], request: playwright.Request) -> None:
+    if not urlsplit(request.url).path.endswith(FONTS):
+        sizes.append(request.sizes()["responseBodySize"])
+
+
+def check_internal_link(base: str, folder: Path, page: str, href: str) -> list[str]:
+    if not href.startswith(base):
+        return []
+    parts = urlsplit(href)
+    target = folder / parts.path.removeprefix(urlsplit(base).path)
+    if target.is_dir():
+        target /= "index.html"
+    if not target.is_file():
+        return [f"{page}: broken link {href}"]
+    if parts.fragment and target.suffix == ".html":
+        ids = re.findall(r'\bid="([^"]+)"', target.read_text())
+        if parts.fragment not in ids:
+            return [f"{page}: no #{parts.fragment} in {target.name}"]
+    return []
+
+
+def test_choosing_redis_switches_every_tab_and_the_next_page(
+    site: tuple[str, Path], page: playwright.Page
+) -> None:
+    base, _ = site
+    page.goto(urljoin(base, "install.html"))
+    assert set(selected_tabs(page)) == {"RabbitMQ"}
+
+    page.get_by_role("tab", name="Redis").first.click()
+    assert set(selected_tabs(page)) == {"Redis"}
+    assert len(selected_tabs(page)) > 1
+
+    page.locator("a.next-page").click()
+    page.wait_for_url("**/configure.html")
+    assert set(selected_tabs(page)) == {"Redis"}
+
+
+def test_broker_parameter_in_a_link_picks_the_tabs(
+    site: tuple[str, Path], page: playwright.Page
+) -> None:
+    base, _ = site
+    page.goto(urljoin(base, "views.html?broker=redis"))
+    assert set(selected_tabs(page)) == {"Redis"}
+    page.goto(urljoin(base, "views.html?broker=rabbitmq"))
+    assert set(selected_tabs(page)) == {"RabbitMQ"}
+    page.goto(urljoin(base, "views.html?broker=nonsense"))
+    assert set(selected_tabs(page)) == {"RabbitMQ"}
+
+
+def test_copy_button_copies_the_example_exactly(
+    site: tuple[str, Path], browser: playwright.Browser
+) -> None:
+    base, _ = site
+    context = browser.new_context(permissions=["clipboard-read", "clipboard-write"])
+    page = context.new_page()
+    page.goto(urljoin(base, "install.html?broker=redis"))
+
+    def copy(block: playwright.Locator) -> str:
+        block.hover()
+        block.locator("button.copybtn").click()
+        return page.evaluate("navigator.clipboard.readText()")
+
+    panel = page.locator(".sphinx-tabs-panel:visible")
+    requirements = panel.filter(has_text="requirements.txt").first
+    shown = copy(requirements.locator("div.highlight").first)
+    assert shown == (EXAMPLES / "quickstart/redis/requirements.txt").read_text().strip()
+
+    commands = panel.locator("div.highlight-shell").first
+    install = marked_lines(EXAMPLES / "quickstart/redis/commands.sh", "install")
+    assert copy(commands) == "\n".join(install)
+
+    page.goto(urljoin(base, "workers.html"))
+    output = page.locator(".sphinx-tabs-panel:visible div.output")
+    assert output.count() == 1
+    assert output.locator("button.copybtn").count() == 0, "output is not for copying"
+    context.close()
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_tabs_are_readable_in_light_and_dark_mode(
+    site: tuple[str, Path], browser: playwright.Browser, scheme: str
+) -> None:
+    base, _ = site
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    page.goto(urljoin(base, "views.html"))
+    tabs = page.locator(".sphinx-tabs").first
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    tabs.screenshot(path=SCREENSHOTS / f"tabs-{scheme}.png")
+
+    # sphinx-tabs' own stylesheet is loaded (a clash of file names once hid it).
+    padding = page.eval_on_selector(
+        ".sphinx-tabs-tab", "tab => getComputedStyle(tab).paddingLeft"
+    )
+    assert padding == "24px"
+    for tab in ('[aria-selected="true"]', '[aria-selected="false"]'):
+        text, background = page.eval_on_selector(
+            f".sphinx-tabs-tab{tab}",
+            """tab => {
+                const panel = tab.closest('.sphinx-tabs')
+                    .querySelector('.sphinx-tabs-panel:not([hidden])');
+                return [getComputedStyle(tab).color,
+                        getComputedStyle(panel).backgroundColor];
+            }""",
+        )
+        assert contrast(text, background) >= 4.5, (scheme, tab, text, background)
+    context.close()
+
+
+def contrast(foreground: str, background: str) -> float:
+    """WCAG contrast ratio of two CSS rgb()/rgba() colours."""
+
+    def luminance(color: str) -> float:
+        r, g, b = (int(c) / 255 for c in re.findall(r"[\d.]+", color)[:3])
+        linear = [
+            c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4
+            for c in (r, g, b)
+        ]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+    light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
+    return (light + 0.05) / (dark + 0.05)
