@@ -63,6 +63,7 @@ def tests(session: nox.Session, broker: str) -> None:
 def lint(session: nox.Session) -> None:
     """Docs drift checks, pytest-examples on every example, ruff on the rest."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
+    install_every_example(session)
     session.run(
         "pytest", "-m", "not rabbitmq and not redis and not browser", *session.posargs
     )
@@ -74,6 +75,7 @@ def lint(session: nox.Session) -> None:
 def site(session: nox.Session) -> None:
     """Build the site, serve it on 127.0.0.1 and test it in headless Chromium."""
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    install_every_example(session)
     session.run("pytest", "-m", "browser", *session.posargs)
 
 
@@ -114,6 +116,12 @@ def inventories(session: nox.Session) -> None:
         session.log(f"{folder / name}.inv <- {url}")
 
 
+def install_every_example(session: nox.Session) -> None:
+    """Install every example, so pytest can import every test module to select."""
+    for folder in sorted(EXAMPLES.glob("*/*/commands.sh")):
+        run_install_section(session, folder.parent)
+
+
 def run_install_section(session: nox.Session, folder: Path) -> None:
     """Run the install commands the guide shows for ``folder``, in this venv.
 
@@ -137,8 +145,11 @@ def ensure_running(session: nox.Session, broker: Broker) -> None:
     """Use the broker if it answers; otherwise start one, or say how to."""
     if broker.is_reachable():
         return
-    host, _ = broker.address
-    if host not in ("127.0.0.1", "localhost", "::1"):
+    if broker.address[1] != broker.default_port or broker.address[0] not in (
+        "127.0.0.1",
+        "localhost",
+    ):
+        # Only a broker on this machine's standard port is ours to start.
         session.error(broker.unreachable_message())
     if docker_works():
         session.log(f"Starting {broker.label} with docker compose")

@@ -50,4 +50,3 @@ def readme_test_command() -> str:
     readme = (ROOT / "README.md").read_text()
     after = readme.split("Run every check", 1)[1]
     return after.split("```sh\n", 1)[1].split("\n", 1)[0]
-

@@ -1,0 +1,97 @@
+"""The e-mail actor. The worker imports this module; so does the Flask app."""
+
+import logging
+import os
+import smtplib
+from email.message import EmailMessage
+from email.utils import formatdate
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+from sent_log import already_sent, record_sent
+
+# [docs:broker]
+broker = RabbitmqBroker(
+    url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
+    # Wait for RabbitMQ to confirm each message, so .send() fails loudly
+    # instead of losing a message the broker never stored.
+    confirm_delivery=True,
+)
+# Set the broker before declaring any actor: @dramatiq.actor binds each
+# actor to whatever broker is global at that moment.
+dramatiq.set_broker(broker)
+
+# What .send() raises when RabbitMQ cannot be reached.
+BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
+# [docs:broker:end]
+
+# [docs:settings]
+# Where to send mail. The default is the local test server from "Run it".
+SMTP_HOST = os.environ.get("SMTP_HOST", "127.0.0.1")
+SMTP_PORT = int(os.environ.get("SMTP_PORT", "8025"))
+# Seconds to wait for each answer of the SMTP server before this attempt fails.
+SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
+MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@example.com")
+
+# After a transient failure, retry 8 times. Wait 30 s to 1 min before the
+# first retry, twice as long before each next one, at most 15 minutes: the
+# worker gives up after 38 to 75 minutes of waiting.
+MAX_RETRIES = int(os.environ.get("EMAIL_MAX_RETRIES", "8"))
+MIN_BACKOFF_MS = int(os.environ.get("EMAIL_MIN_BACKOFF_MS", "30000"))
+MAX_BACKOFF_MS = int(os.environ.get("EMAIL_MAX_BACKOFF_MS", "900000"))
+# [docs:settings:end]
+
+logger = logging.getLogger(__name__)
+
+
+class PermanentSMTPError(Exception):
+    """The SMTP server refused the e-mail for good: sending it again cannot help."""
+
+
+def is_permanent(error: smtplib.SMTPException) -> bool:
+    """True when the server answered with a 5xx code, which means "never"."""
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        # One (code, text) pair per refused recipient.
+        codes = [code for code, _ in error.recipients.values()]
+    else:
+        # A dropped connection has no code: 0 counts as transient.
+        codes = [getattr(error, "smtp_code", 0)]
+    return all(500 <= code <= 599 for code in codes)
+
+
+@dramatiq.actor(
+    queue_name="email",
+    max_retries=MAX_RETRIES,
+    min_backoff=MIN_BACKOFF_MS,
+    max_backoff=MAX_BACKOFF_MS,
+    # Not retried: the message goes straight to the dead-letter queue.
+    throws=(PermanentSMTPError,),
+)
+def send_email(email_id: str, to: str, subject: str, body: str) -> None:
+    if already_sent(email_id):
+        logger.info("E-mail %s was sent before; skipping this copy.", email_id)
+        return
+
+    message = EmailMessage()
+    message["From"] = MAIL_FROM
+    message["To"] = to
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=True)
+    # Every attempt sends the same Message-ID, so a duplicate is recognizable.
+    message["Message-ID"] = f"<{email_id}@{MAIL_FROM.rpartition('@')[2]}>"
+    message.set_content(body)
+
+    try:
+        with smtplib.SMTP(SMTP_HOST, SMTP_PORT, timeout=SMTP_TIMEOUT) as smtp:
+            # to_addrs: send to this one address, whatever the headers say.
+            smtp.send_message(message, to_addrs=[to])
+    except smtplib.SMTPException as error:
+        if is_permanent(error):
+            # The worker logs only the exception's type: log the reply here.
+            logger.warning("Not retrying e-mail %s to %s: %s", email_id, to, error)
+            raise PermanentSMTPError(str(error)) from error
+        raise  # A 4xx reply or a dropped connection: Dramatiq retries it.
+
+    record_sent(email_id)
+    logger.info("Sent e-mail %s to %s.", email_id, to)

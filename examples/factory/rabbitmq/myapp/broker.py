@@ -1,0 +1,22 @@
+"""The broker, built once at import time. Every other module imports it from here."""
+
+import os
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+# The URL comes from the environment, not from app.config: this module runs
+# at import time, before any app exists. Building the broker does not
+# connect; the first .send() or the worker does.
+broker = RabbitmqBroker(
+    url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
+    # Wait for RabbitMQ to confirm each message, so .send() fails loudly
+    # instead of losing a message the broker never stored.
+    confirm_delivery=True,
+)
+# The dramatiq command runs the global broker after it imports the worker
+# module, so make this broker the global one.
+dramatiq.set_broker(broker)
+
+# What .send() raises when RabbitMQ cannot be reached.
+BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)

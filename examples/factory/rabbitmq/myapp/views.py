@@ -1,0 +1,29 @@
+"""The views, in a blueprint that create_app() registers."""
+
+from flask import Blueprint, abort, current_app, request
+from werkzeug.exceptions import HTTPException
+
+from myapp.broker import BROKER_ERRORS
+from myapp.tasks import welcome
+
+bp = Blueprint("welcome", __name__)
+
+
+@bp.post("/welcome")
+def enqueue_welcome() -> tuple[dict[str, str], int]:
+    username = request.form.get("username", "").strip()
+    if not username:
+        abort(400, "Field 'username' is required.")
+    try:
+        message = welcome.send(username)
+    except BROKER_ERRORS as error:
+        current_app.logger.warning("Cannot enqueue welcome(%r): %s", username, error)
+        abort(503, "The message broker is unreachable. Try again later.")
+    # 202 Accepted: the work is queued, not done.
+    return {"message_id": message.message_id}, 202
+
+
+@bp.app_errorhandler(HTTPException)
+def json_error(error: HTTPException) -> tuple[dict[str, str], int]:
+    """Answer every HTTP error of the app with one line of JSON."""
+    return {"error": error.description}, error.code

@@ -1,0 +1,110 @@
+"""The Flask app: it queues divisions and reports the state of each task."""
+
+import uuid
+
+from dramatiq import Message
+from dramatiq.results import ResultFailure, ResultMissing
+from flask import Flask, abort, request, url_for
+from werkzeug.exceptions import HTTPException
+
+from tasks import (
+    CONNECTION_ERRORS,
+    RESULT_TTL_MS,
+    broker,
+    divide,
+    result_backend,
+    results_redis,
+)
+
+app = Flask(__name__)
+
+UNAVAILABLE = "Background tasks are unavailable. Try again later."
+
+
+@app.post("/divide")
+def enqueue_divide() -> tuple[dict[str, str], int, dict[str, str]]:
+    x = form_int("x")
+    y = form_int("y")
+    # y may be 0: the worker's ZeroDivisionError shows how failures look.
+    message = divide.message(x, y)
+    try:
+        # Record the id before sending: if that fails, nothing is queued
+        # and the client can safely post again.
+        remember_task(message)
+        broker.enqueue(message)
+    except CONNECTION_ERRORS as error:
+        app.logger.warning("Cannot enqueue %s: %s", message, error)
+        abort(503, UNAVAILABLE)
+    location = url_for("task_status", task_id=message.message_id)
+    return {"message_id": message.message_id}, 202, {"Location": location}
+
+
+@app.get("/tasks/<task_id>")
+def task_status(task_id: str) -> dict[str, object]:
+    try:
+        message = find_task(task_id)
+        # block=False: answer with the state now, never wait in a request.
+        result = message.get_result(backend=result_backend, block=False)
+    except ResultMissing:
+        # A known task without a result: still queued, or running.
+        return {"state": "pending", "result": None}
+    except ResultFailure as failure:
+        # The actor raised. The backend kept the exception's type and message.
+        error = f"{failure.orig_exc_type}: {failure.orig_exc_msg}"
+        return {"state": "failed", "result": None, "error": error}
+    except CONNECTION_ERRORS as error:
+        app.logger.warning("Cannot read task %s: %s", task_id, error)
+        abort(503, UNAVAILABLE)
+    return {"state": "done", "result": result}
+
+
+def remember_task(message: Message) -> None:
+    """Record a task id for as long as its result may be kept."""
+    key = f"task:{message.message_id}"
+    results_redis.set(key, message.actor_name, px=RESULT_TTL_MS)
+
+
+def find_task(task_id: str) -> Message:
+    """Rebuild the message behind ``task_id``, or stop the request with a 404."""
+    if not is_uuid(task_id):
+        abort(404, f"No task with id {task_id!r}: task ids are UUIDs.")
+    actor_name = results_redis.get(f"task:{task_id}")
+    if actor_name is None:
+        minutes = RESULT_TTL_MS // 60_000
+        abort(404, f"No task with id {task_id!r} was queued in the last {minutes} min.")
+    actor = broker.get_actor(actor_name.decode())
+    # The result's key holds the queue, actor and message id, not the
+    # arguments: this message finds the result the worker stored.
+    return Message(
+        queue_name=actor.queue_name,
+        actor_name=actor.actor_name,
+        args=(),
+        kwargs={},
+        options={},
+        message_id=task_id,
+    )
+
+
+def is_uuid(text: str) -> bool:
+    """True for ids written the way Dramatiq writes them: str(uuid.uuid4())."""
+    try:
+        return str(uuid.UUID(text)) == text
+    except ValueError:
+        return False
+
+
+def form_int(name: str) -> int:
+    """Return form field ``name`` as an int, or stop the request with a 400."""
+    value = request.form.get(name, "").strip()
+    if not value:
+        abort(400, f"Field {name!r} is required.")
+    try:
+        return int(value)
+    except ValueError:
+        abort(400, f"Field {name!r} must be an integer, got {value!r}.")
+
+
+@app.errorhandler(HTTPException)
+def json_error(error: HTTPException) -> tuple[dict[str, str], int]:
+    """Answer every HTTP error with one line of JSON instead of an HTML page."""
+    return {"error": error.description}, error.code

@@ -1,0 +1,20 @@
+# Terminal commands from the guide, in the order it runs them.
+# Run them from this folder.
+
+# [docs:install]
+python -m venv .venv
+. .venv/bin/activate
+python -m pip install -r requirements.txt
+# [docs:install:end]
+
+# [docs:start-broker]
+docker run --detach --name redis --publish 6379:6379 redis:7
+# [docs:start-broker:end]
+
+# [docs:request]
+curl --include --data x=1 --data y=2 http://127.0.0.1:5000/divide
+# [docs:request:end]
+
+# [docs:status]
+curl http://127.0.0.1:5000/tasks/9c690044-979b-4c44-aa65-ac4bead45c53
+# [docs:status:end]

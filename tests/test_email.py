@@ -1,0 +1,517 @@
+"""examples/email: send e-mail from a worker, retry what can pass, send each once.
+
+The worker talks to a real SMTP server (aiosmtpd) on 127.0.0.1 that answers
+each attempt from a script: a 4xx or a 5xx reply, silence, or acceptance.
+"""
+
+from __future__ import annotations
+
+import email
+import itertools
+import json
+import re
+import shlex
+import socket
+import subprocess
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from email.message import Message
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+from conftest import Example, example_params, ready
+from processes import Process, free_port, port_is_open, wait_for
+
+if TYPE_CHECKING:
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.smtp import SMTP, Envelope, Session
+
+QUEUE = "email"
+TRANSIENT = "451 4.3.0 Mailbox busy, try again later"
+PERMANENT = "550 5.1.1 No such user here"
+
+
+@pytest.fixture(params=example_params("email"))
+def example(request: pytest.FixtureRequest) -> Iterator[Example]:
+    yield from ready(Example(request.param), queues=(QUEUE,))
+
+
+class ScriptedHandler:
+    """An aiosmtpd handler that answers from scripts, then accepts.
+
+    Each RCPT starts one delivery attempt (the example sends to one address).
+    The next reply of ``rcpt`` or ``data`` answers that step; once a script
+    runs out, the step succeeds. Delivered e-mails are kept in ``delivered``.
+    """
+
+    def __init__(self, rcpt: Iterable[str] = (), data: Iterable[str] = ()) -> None:
+        self.rcpt_replies = iter(rcpt)
+        self.data_replies = iter(data)
+        self.attempts = 0
+        self.delivered: list[Message] = []
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        self.attempts += 1
+        reply = next(self.rcpt_replies, None)
+        if reply:
+            return reply
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
+    async def handle_DATA(
+        self, server: SMTP, session: Session, envelope: Envelope
+    ) -> str:
+        reply = next(self.data_replies, None)
+        if reply:
+            return reply
+        self.delivered.append(email.message_from_bytes(envelope.content))
+        return "250 Message accepted for delivery"
+
+
+class SMTPServer:
+    """A real SMTP server on 127.0.0.1:``port``, started and stopped at will."""
+
+    def __init__(self, handler: ScriptedHandler, port: int | None = None) -> None:
+        self.handler = handler
+        self.port = port or free_port()
+        self.controller: Controller | None = None
+
+    def start(self) -> SMTPServer:
+        # Imported here: the lint session collects this module without aiosmtpd.
+        from aiosmtpd.controller import Controller
+
+        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller.start()
+        return self
+
+    def stop(self) -> None:
+        if self.controller is not None:
+            self.controller.stop()
+            self.controller = None
+
+
+@pytest.fixture
+def servers() -> Iterator[list[SMTPServer]]:
+    """The SMTP servers a test starts; all stopped at its end."""
+    started: list[SMTPServer] = []
+    yield started
+    for server in started:
+        server.stop()
+
+
+def smtp_server(servers: list[SMTPServer], handler: ScriptedHandler) -> SMTPServer:
+    server = SMTPServer(handler).start()
+    servers.append(server)
+    return server
+
+
+def worker_env(port: int, tmp_path: Path, **settings: str) -> dict[str, str]:
+    """The example's own settings, with backoffs of 0.1-0.4 s instead of minutes."""
+    return {
+        "SMTP_PORT": str(port),
+        "EMAIL_SENT_DB": str(tmp_path / "sent.sqlite3"),
+        "EMAIL_MIN_BACKOFF_MS": "100",
+        "EMAIL_MAX_BACKOFF_MS": "400",
+        **settings,
+    }
+
+
+def post_welcome(
+    example: Example, monkeypatch: pytest.MonkeyPatch, to: str = "ada@example.com"
+) -> str:
+    """POST /welcome through the example's Flask app; return the e-mail id."""
+    app = example.load("app", monkeypatch).app
+    response = app.test_client().post("/welcome", data={"to": to})
+    assert response.status_code == 202, response.get_data(as_text=True)
+    return response.get_json()["email_id"]
+
+
+def watch(
+    worker: Process, condition: Callable[[], object], *, timeout: float, what: str
+) -> None:
+    """wait_for(), but a timeout shows the worker's output at that moment."""
+    try:
+        wait_for(condition, timeout=timeout, what=what)
+    except AssertionError as error:
+        raise AssertionError(f"{error}. Worker output:\n{worker.output()}") from None
+
+
+def wait_until_settled(example: Example, worker: Process) -> None:
+    """Wait until no message of the queue is left waiting, or being delayed."""
+    watch(
+        worker,
+        lambda: example.broker.pending(QUEUE) == 0,
+        timeout=20,
+        what=f"an empty {QUEUE!r} queue",
+    )
+
+
+def wait_for_last_word(worker: Process) -> None:
+    """Wait for the worker to log that it gave up: its log reaches the file late."""
+    watch(
+        worker,
+        lambda: (
+            "Aborting message" in worker.output()
+            or "Retries exceeded" in worker.output()
+        ),
+        timeout=10,
+        what="the worker to give up",
+    )
+
+
+def test_mail_is_delivered_exactly_once_after_two_4xx_replies(
+    example: Example,
+    servers: list[SMTPServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    smtp = smtp_server(servers, ScriptedHandler(data=[TRANSIENT, TRANSIENT]))
+    worker = example.start("worker", tmp_path, env=worker_env(smtp.port, tmp_path))
+    try:
+        email_id = post_welcome(example, monkeypatch)
+
+        watch(
+            worker,
+            lambda: smtp.handler.delivered,
+            timeout=30,
+            what="the e-mail",
+        )
+        worker.wait_for_output(f"Sent e-mail {email_id}", timeout=10)
+        wait_until_settled(example, worker)
+    finally:
+        worker.kill_group()
+
+    assert smtp.handler.attempts == 3
+    [mail] = smtp.handler.delivered
+    assert mail["To"] == "ada@example.com"
+    assert mail["Message-ID"] == f"<{email_id}@example.com>"
+    assert worker.output().count("Retrying message") == 2
+    assert example.broker.dead(QUEUE) == 0
+
+
+@pytest.mark.parametrize(
+    ("failure", "logged"),
+    [("refused", "ConnectionRefusedError"), ("timeout", "TimeoutError")],
+)
+def test_unreachable_smtp_server_is_retried_until_it_answers(
+    example: Example,
+    servers: list[SMTPServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    failure: str,
+    logged: str,
+) -> None:
+    port = free_port()
+    silent = socket.socket()
+    if failure == "timeout":
+        # Accepts TCP connections (the kernel does) but never says hello.
+        silent.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        silent.bind(("127.0.0.1", port))
+        silent.listen()
+    env = worker_env(port, tmp_path, SMTP_TIMEOUT="0.5")
+    worker = example.start("worker", tmp_path, env=env)
+    try:
+        email_id = post_welcome(example, monkeypatch)
+        worker.wait_for_output("Retrying message", timeout=30)
+        assert logged in worker.output()
+
+        silent.close()
+        smtp = SMTPServer(ScriptedHandler(), port=port)
+        servers.append(smtp.start())
+        worker.wait_for_output(f"Sent e-mail {email_id}", timeout=30)
+        wait_until_settled(example, worker)
+    finally:
+        silent.close()
+        worker.kill_group()
+
+    assert len(smtp.handler.delivered) == 1
+    assert example.broker.dead(QUEUE) == 0
+
+
+def test_5xx_reply_dead_letters_the_message_after_one_attempt(
+    example: Example,
+    servers: list[SMTPServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    smtp = smtp_server(servers, ScriptedHandler(rcpt=itertools.repeat(PERMANENT)))
+    worker = example.start("worker", tmp_path, env=worker_env(smtp.port, tmp_path))
+    try:
+        email_id = post_welcome(example, monkeypatch, to="nobody@example.com")
+
+        watch(
+            worker,
+            lambda: example.broker.dead(QUEUE) == 1,
+            timeout=30,
+            what="a dead letter",
+        )
+        assert example.broker.pending(QUEUE) == 0
+        wait_for_last_word(worker)
+    finally:
+        worker.kill_group()
+
+    assert smtp.handler.attempts == 1
+    assert not smtp.handler.delivered
+    output = worker.output()
+    assert "Aborting message" in output
+    assert f"Not retrying e-mail {email_id} to nobody@example.com" in output
+    assert "550" in output and "No such user here" in output
+    assert "Retrying message" not in output
+
+    # The command the guide gives to count dead letters shows this one.
+    [command] = example.commands("dead-letters")
+    assert command.startswith(f"docker exec {example.broker.name} ")
+    assert example.broker.url == example.broker.default_url, "the command uses it"
+    inside_container = shlex.split(command)[3:]
+    shown = subprocess.run(
+        inside_container, capture_output=True, text=True, timeout=30, check=True
+    ).stdout
+    if example.broker.name == "rabbitmq":
+        assert re.search(rf"^{QUEUE}\.XQ\s+1$", shown, flags=re.MULTILINE), shown
+    else:
+        assert shown.strip() == "1"
+
+
+def test_transient_failures_end_in_the_dead_letter_queue_after_max_retries(
+    example: Example,
+    servers: list[SMTPServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    smtp = smtp_server(servers, ScriptedHandler(data=itertools.repeat(TRANSIENT)))
+    env = worker_env(smtp.port, tmp_path, EMAIL_MAX_RETRIES="2")
+    worker = example.start("worker", tmp_path, env=env)
+    try:
+        post_welcome(example, monkeypatch)
+
+        watch(
+            worker,
+            lambda: example.broker.dead(QUEUE) == 1,
+            timeout=30,
+            what="a dead letter",
+        )
+        assert example.broker.pending(QUEUE) == 0
+        wait_for_last_word(worker)
+    finally:
+        worker.kill_group()
+
+    # The first attempt and 2 retries.
+    assert smtp.handler.attempts == 3
+    assert not smtp.handler.delivered
+    assert "Retries exceeded" in worker.output()
+
+
+def test_redelivered_message_sends_no_second_email_even_after_a_restart(
+    example: Example,
+    servers: list[SMTPServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    smtp = smtp_server(servers, ScriptedHandler())
+    env = worker_env(smtp.port, tmp_path)
+    tasks = example.load("tasks", monkeypatch)
+    # A redelivered message is the same message again: same id, same arguments.
+    email_id = uuid.uuid4().hex
+    message = tasks.send_email.message(email_id, "ada@example.com", "Hi", "Hello")
+
+    first = example.start("worker", tmp_path, env=env)
+    try:
+        tasks.broker.enqueue(message)
+        first.wait_for_output(f"Sent e-mail {email_id}", timeout=20)
+        assert first.terminate(timeout=15) == 0
+    finally:
+        first.kill_group()
+
+    second = example.start("worker", tmp_path, env=env)
+    try:
+        tasks.broker.enqueue(message)
+        watch(
+            second,
+            lambda: "was sent before" in second.output() or smtp.handler.attempts > 1,
+            timeout=20,
+            what="the second copy",
+        )
+        wait_until_settled(example, second)
+    finally:
+        second.kill_group()
+
+    assert len(smtp.handler.delivered) == 1
+    assert smtp.handler.attempts == 1
+    assert f"E-mail {email_id} was sent before; skipping this copy." in second.output()
+
+
+def not_an_address(value: str) -> str:
+    return f"Field 'to' must be an e-mail address, got {value!r}."
+
+
+@pytest.mark.parametrize(
+    ("form", "error"),
+    [
+        ({}, "Field 'to' is required."),
+        ({"to": "  "}, "Field 'to' is required."),
+        ({"to": "ada"}, not_an_address("ada")),
+        ({"to": "ada@localhost"}, not_an_address("ada@localhost")),
+        (
+            {"to": "ada@example.com, bob@example.com"},
+            not_an_address("ada@example.com, bob@example.com"),
+        ),
+        (
+            {"to": "ada@example.com\nBcc: bob@example.com"},
+            not_an_address("ada@example.com\nBcc: bob@example.com"),
+        ),
+        ({"to": "Ada <ada@example.com>"}, not_an_address("Ada <ada@example.com>")),
+        ({"to": "ada@exämple.com"}, not_an_address("ada@exämple.com")),
+        (
+            {"to": "a" * 243 + "@example.com"},
+            "Field 'to' must be at most 254 characters long.",
+        ),
+    ],
+    ids=[
+        "empty",
+        "blank",
+        "no-at",
+        "no-dot",
+        "two",
+        "header",
+        "name",
+        "non-ascii",
+        "long",
+    ],
+)
+def test_bad_input_answers_400_and_enqueues_nothing(
+    example: Example,
+    monkeypatch: pytest.MonkeyPatch,
+    form: dict[str, str],
+    error: str,
+) -> None:
+    app = example.load("app", monkeypatch).app
+
+    response = app.test_client().post("/welcome", data=form)
+
+    assert response.status_code == 400
+    assert response.get_json() == {"error": error}
+    assert example.broker.pending(QUEUE) == 0
+
+
+def test_valid_address_enqueues_exactly_one_message(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = example.load("app", monkeypatch).app
+
+    response = app.test_client().post(
+        "/welcome", data={"to": " ada.lovelace+news@mail.example.org "}
+    )
+
+    assert response.status_code == 202
+    assert re.fullmatch(r"[0-9a-f]{32}", response.get_json()["email_id"])
+    assert example.broker.pending(QUEUE) == 1
+
+
+def test_unreachable_broker_answers_503_with_one_clear_line(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    closed = free_port()
+    scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
+    monkeypatch.setenv(example.broker.url_variable, f"{scheme}://127.0.0.1:{closed}")
+    app = example.load("app", monkeypatch).app
+
+    response = app.test_client().post("/welcome", data={"to": "ada@example.com"})
+
+    assert response.status_code == 503
+    assert response.get_json() == {
+        "error": "The message broker is unreachable. Try again later."
+    }
+
+
+def test_default_schedule_gives_up_after_38_to_75_minutes(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dramatiq.common
+
+    for name in ("EMAIL_MAX_RETRIES", "EMAIL_MIN_BACKOFF_MS", "EMAIL_MAX_BACKOFF_MS"):
+        monkeypatch.delenv(name, raising=False)
+    options = example.load("tasks", monkeypatch).send_email.options
+    assert options["max_retries"] == 8
+
+    def waited_minutes(jitter: Callable[[float, float], float]) -> float:
+        """The wait over all retries when Dramatiq's random jitter is ``jitter``."""
+        monkeypatch.setattr(dramatiq.common, "uniform", jitter)
+        waits = [
+            dramatiq.common.compute_backoff(
+                retry, factor=options["min_backoff"], max_backoff=options["max_backoff"]
+            )[1]
+            for retry in range(options["max_retries"])
+        ]
+        return sum(waits) / 60_000
+
+    # What tasks.py's comment and the guide promise.
+    assert waited_minutes(lambda low, high: low) == 38
+    assert waited_minutes(lambda low, high: high) == 75
+    # RabbitMQ drops a consumer that holds a message unacknowledged for 30
+    # minutes (consumer_timeout); the worker holds delayed messages that way.
+    assert options["max_backoff"] < 30 * 60_000
+
+
+def normalize(text: str) -> list[str]:
+    """Blank out what changes between runs: date, message id and client port."""
+    text = re.sub(r"^Date: .*$", "Date: DATE", text, flags=re.MULTILINE)
+    text = re.sub(r"<[0-9a-f]{32}@", "<ID@", text)
+    text = re.sub(r"^X-Peer: .*$", "X-Peer: PEER", text, flags=re.MULTILINE)
+    return text.splitlines()
+
+
+def test_welcome_email_reaches_the_local_smtp_server(
+    example: Example, tmp_path: Path
+) -> None:
+    install, serve = example.commands("smtp-server")
+    assert install == "python -m pip install aiosmtpd"  # The test venv has it.
+    assert "127.0.0.1:8025" in serve, "the guide's server listens on the default"
+    smtp_port = free_port()
+    smtp = Process(
+        serve.replace("127.0.0.1:8025", f"127.0.0.1:{smtp_port}"),
+        cwd=example.path,
+        # Its output goes to a file here, not a terminal: do not buffer it.
+        env={"PYTHONUNBUFFERED": "1"},
+        log=tmp_path / "smtp.log",
+    )
+    worker = example.start("worker", tmp_path, env=worker_env(smtp_port, tmp_path))
+    web_port = free_port()
+    web = example.start("web", tmp_path, env={"FLASK_RUN_PORT": str(web_port)})
+    try:
+        wait_for(lambda: port_is_open(smtp_port), timeout=15, what="aiosmtpd")
+        wait_for(lambda: port_is_open(web_port), timeout=15, what="the Flask app")
+
+        [curl] = example.commands("request")
+        assert "127.0.0.1:5000" in curl, "the guide's request targets Flask's port"
+        answer = subprocess.run(
+            shlex.split(curl.replace("127.0.0.1:5000", f"127.0.0.1:{web_port}")),
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+        email_id = json.loads(answer.stdout)["email_id"]
+
+        smtp.wait_for_output("END MESSAGE", timeout=20)
+        worker.wait_for_output(
+            f"Sent e-mail {email_id} to ada@example.com.", timeout=10
+        )
+    finally:
+        web.kill_group()
+        worker.kill_group()
+        smtp.kill_group()
+
+    # The output the guide shows appears, in that order, in the real output.
+    shown = normalize((example.path / "output.txt").read_text())
+    seen = iter(normalize(smtp.output()))
+    missing = [line for line in shown if line not in seen]
+    assert not missing, f"not in this order in the SMTP server's output: {missing}"
