@@ -1,0 +1,44 @@
+"""The Flask app: it checks the input, enqueues a report and answers at once."""
+
+from flask import Flask, abort, request
+from werkzeug.exceptions import HTTPException
+
+from tasks import BROKER_ERRORS, build_report
+
+app = Flask(__name__)
+
+# The longest report the app accepts, in seconds.
+MAX_SECONDS = 30
+
+
+@app.post("/reports")
+def enqueue_report() -> tuple[dict[str, str], int]:
+    seconds = form_seconds("seconds")
+    try:
+        message = build_report.send(seconds)
+    except BROKER_ERRORS as error:
+        app.logger.warning("Cannot enqueue build_report(%s): %s", seconds, error)
+        abort(503, "The message broker is unreachable. Try again later.")
+    # 202 Accepted: the work is queued, not done.
+    return {"message_id": message.message_id}, 202
+
+
+def form_seconds(name: str) -> float:
+    """Return form field ``name`` as seconds in (0, MAX_SECONDS], or answer 400."""
+    value = request.form.get(name, "").strip()
+    if not value:
+        abort(400, f"Field {name!r} is required.")
+    try:
+        seconds = float(value)
+    except ValueError:
+        abort(400, f"Field {name!r} must be a number, got {value!r}.")
+    # "nan" and "inf" convert too; NaN fails every comparison, so both end here.
+    if not 0 < seconds <= MAX_SECONDS:
+        abort(400, f"Field {name!r} must be more than 0 and at most {MAX_SECONDS}.")
+    return seconds
+
+
+@app.errorhandler(HTTPException)
+def json_error(error: HTTPException) -> tuple[dict[str, str], int]:
+    """Answer every HTTP error with one line of JSON instead of an HTML page."""
+    return {"error": error.description}, error.code

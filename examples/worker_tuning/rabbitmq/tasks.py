@@ -1,0 +1,47 @@
+"""Two actors on two queues: quick notifications and slow, CPU-heavy reports."""
+
+import os
+import time
+
+import dramatiq
+from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+# [docs:broker]
+broker = RabbitmqBroker(
+    url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
+    # Wait for RabbitMQ to confirm each message, so .send() fails loudly
+    # instead of losing a message the broker never stored.
+    confirm_delivery=True,
+)
+# Set the broker before declaring any actor: @dramatiq.actor binds each
+# actor to whatever broker is global at that moment.
+dramatiq.set_broker(broker)
+
+# What .send() raises when RabbitMQ cannot be reached.
+BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
+# [docs:broker:end]
+
+
+@dramatiq.actor(queue_name="tuning")
+def notify(text: str) -> None:
+    # A real app would call an e-mail or chat API here: I/O-bound work.
+    print(f"Notified: {text}")
+
+
+@dramatiq.actor(
+    queue_name="tuning-slow",
+    # No report takes a minute: one that does is stuck, so stop it.
+    time_limit=60_000,
+    # Run a stopped report once more, 1 to 2 s later, then dead-letter it.
+    max_retries=1,
+    min_backoff=1_000,
+)
+def build_report(seconds: float) -> None:
+    print(f"Building a {seconds:g} s report...")
+    # A stand-in for number crunching: it keeps one CPU core busy.
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        pass
+    print(f"Built the {seconds:g} s report.")
+    # Hand the quick follow-up to the fast queue.
+    notify.send(f"Your {seconds:g} s report is ready.")
