@@ -56,7 +56,22 @@ def tests(session: nox.Session, broker: str) -> None:
     for folder in sorted(EXAMPLES.glob(f"*/{broker}")):
         run_install_section(session, folder)
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
-    session.run("pytest", "-m", broker, *session.posargs)
+    session.run("pytest", "-m", f"{broker} and not reliability", *session.posargs)
+
+
+@nox.session(default=False)
+@nox.parametrize("broker", list(BROKERS))
+def reliability(session: nox.Session, broker: str) -> None:
+    """Crash workers, restart the broker under traffic, load it: prove nothing is lost.
+
+    Not part of plain `nox`: it stops and restarts the broker, and takes
+    minutes. .ci/run runs it after `nox`.
+    """
+    ensure_running(session, BROKERS[broker])
+    for folder in sorted(EXAMPLES.glob(f"*/{broker}")):
+        run_install_section(session, folder)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    session.run("pytest", "-m", f"{broker} and reliability", "-rA", *session.posargs)
 
 
 @nox.session
@@ -77,6 +92,21 @@ def site(session: nox.Session) -> None:
     session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
     install_every_example(session)
     session.run("pytest", "-m", "browser", *session.posargs)
+
+
+@nox.session(default=False)
+def bench(session: nox.Session) -> None:
+    """Benchmark examples/performance on both brokers; rewrite docs/_static/performance/.
+
+    Not a test, and not run by default: run it on a quiet machine, and commit
+    the files it writes.
+    """
+    for broker in BROKERS.values():
+        ensure_running(session, broker)
+    for folder in sorted(EXAMPLES.glob("performance/*")):
+        run_install_section(session, folder)
+    session.install(*nox.project.dependency_groups(PYPROJECT, "bench"))
+    session.run("python", "tests/benchmark.py", *session.posargs)
 
 
 @nox.session(default=False)

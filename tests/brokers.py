@@ -75,7 +75,9 @@ class Broker:
             return
         client = _redis_client(self.url)
         names = [f"dramatiq:{queue}{suffix}" for suffix in ("", ".DQ", ".XQ")]
-        client.delete(*names, *(f"{name}.msgs" for name in names))
+        # Killed workers leave their sets of unacknowledged ids behind.
+        acks = client.scan_iter(match=f"dramatiq:__acks__.*.{queue}")
+        client.delete(*names, *(f"{name}.msgs" for name in names), *acks)
 
 
 def _rabbitmq_counts(url: str, *queues: str) -> list[int]:

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
+from flask import Flask
 
 from brokers import BROKERS, Broker
 from markers import marked_lines
@@ -57,6 +59,21 @@ class Example:
             log=tmp_path / f"{self.path.parent.name}-{process_type}.log",
         )
 
+    def web_app(self, monkeypatch: pytest.MonkeyPatch) -> Flask:
+        """The Flask app the Procfile's web command serves, imported here.
+
+        Flask's own lookup finds it, as `flask --app` does: an ``app``
+        variable or a ``create_app()`` factory. A gunicorn line names it as
+        its last argument, ``module:variable``.
+        """
+        from flask.cli import locate_app
+
+        args = shlex.split(self.procfile_command("web"))
+        target = args[args.index("--app") + 1] if "--app" in args else args[-1]
+        module, _, name = target.partition(":")
+        self.load(module, monkeypatch)
+        return locate_app(module, name or None)
+
     def load(self, module: str, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
         """Import one of the example's modules in this process, fresh.
 
@@ -74,10 +91,25 @@ class Example:
         return importlib.import_module(module)
 
 
+def every_example_params() -> list:
+    """One pytest param per broker folder of every example topic."""
+    return [
+        pytest.param(
+            folder, id=f"{folder.parent.name}-{name}", marks=getattr(pytest.mark, name)
+        )
+        for name in BROKERS
+        for folder in sorted(EXAMPLES.glob(f"*/{name}"))
+    ]
+
+
 def example_params(topic: str) -> list:
     """One pytest param per broker folder of ``examples/<topic>``, marked and named."""
     return [
-        pytest.param(EXAMPLES / topic / name, id=name, marks=getattr(pytest.mark, name))
+        pytest.param(
+            EXAMPLES / topic / name,
+            id=name,
+            marks=getattr(pytest.mark, name),
+        )
         for name in BROKERS
     ]
 

@@ -35,6 +35,8 @@ from processes import Process, free_port, port_is_open, wait_for
 QUEUE = "deployment"
 WEB_ADDRESS = "127.0.0.1:8000"  # where the Procfile's gunicorn listens
 UNIT = "flask-app-worker.service"
+THREADS = "--threads 4"  # the Procfile's gunicorn threads per process
+HEROKU_GRACE = 30  # seconds from SIGTERM to SIGKILL on a Procfile host
 
 
 @pytest.fixture(params=example_params("deployment"))
@@ -69,6 +71,37 @@ def unit(example: Example) -> configparser.ConfigParser:
     return parser
 
 
+def split_env(command: str) -> tuple[dict[str, str], str]:
+    """``env A=1 B=2 program args`` as ({"A": "1", "B": "2"}, "program args")."""
+    words = shlex.split(command)
+    variables = {}
+    if words[0] == "env":
+        words = words[1:]
+        while "=" in words[0]:
+            name, _, value = words.pop(0).partition("=")
+            variables[name] = value
+    return variables, shlex.join(words)
+
+
+def shutdown_timeout_ms(command: str) -> int:
+    """The --worker-shutdown-timeout of a dramatiq command; Dramatiq's default."""
+    words = shlex.split(command)
+    if "--worker-shutdown-timeout" not in words:
+        return 600_000
+    return int(words[words.index("--worker-shutdown-timeout") + 1])
+
+
+def unit_environment(example: Example) -> dict[str, str]:
+    """Every Environment= assignment of the unit; configparser keeps only the last."""
+    variables = {}
+    for line in (example.path / UNIT).read_text().splitlines():
+        if line.startswith("Environment="):
+            for assignment in shlex.split(line.removeprefix("Environment=")):
+                name, _, value = assignment.partition("=")
+                variables[name] = value
+    return variables
+
+
 def seconds(duration: str) -> int:
     """Compose's "60s", "1m30s" and "2m" as seconds."""
     parts = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", duration)
@@ -100,14 +133,18 @@ def start_web(
     running: list[Process],
     env: dict[str, str],
     app: str = "app:app",
+    threads: str = THREADS,
 ) -> tuple[Process, int]:
     """The Procfile's gunicorn command as written, on a free port instead of 8000."""
     command = example.procfile_command("web")
     assert WEB_ADDRESS in command, "the Procfile's web line binds 127.0.0.1:8000"
     assert command.endswith(" app:app")
+    assert f" {THREADS} " in command
     port = free_port()
     web = Process(
-        command.replace(WEB_ADDRESS, f"127.0.0.1:{port}").replace("app:app", app),
+        command.replace(WEB_ADDRESS, f"127.0.0.1:{port}")
+        .replace("app:app", app)
+        .replace(THREADS, threads),
         cwd=example.path,
         # gunicorn puts its control socket in XDG_RUNTIME_DIR; keep it in the
         # test's folder, apart from other gunicorns on this machine.
@@ -154,8 +191,12 @@ def test_compose_file_is_valid_against_the_compose_specification(
 
 def test_compose_runs_the_procfile_commands(files: Example) -> None:
     services = compose(files)["services"]
-    # The worker runs exactly the Procfile's worker command.
-    assert services["worker"]["command"] == files.procfile_command("worker")
+    # The worker runs the Procfile's worker command; the variables its env
+    # prefix sets (on Redis, the poll cap) go to the container's environment.
+    variables, command = split_env(files.procfile_command("worker"))
+    assert services["worker"]["command"] == command
+    for name, value in variables.items():
+        assert services["worker"]["environment"][name] == value
     # gunicorn too, bound to every interface of its container instead of
     # 127.0.0.1, and published on the host's loopback only.
     web = files.procfile_command("web")
@@ -192,8 +233,11 @@ def test_worker_stops_on_sigterm_within_the_same_grace_as_systemd(
     # the container's main process, so SIGTERM reaches dramatiq itself.
     assert shlex.split(worker["command"])[0] == "dramatiq"
     grace = seconds(worker["stop_grace_period"])
-    assert grace >= 30
     assert int(unit(files)["Service"]["TimeoutStopSec"]) == grace
+    # The page's rule: the worker gives up on its tasks before the platform
+    # kills it, Heroku's 30 s included; Dramatiq's default waits 10 minutes.
+    timeout_ms = shutdown_timeout_ms(files.procfile_command("worker"))
+    assert timeout_ms < min(grace, HEROKU_GRACE) * 1000
 
 
 def strings(node: object) -> Iterator[str]:
@@ -210,9 +254,10 @@ def strings(node: object) -> Iterator[str]:
 
 def test_broker_url_holds_only_variables_from_the_env_file(files: Example) -> None:
     config = compose(files)
-    for name in ("web", "worker"):
+    worker_variables, _ = split_env(files.procfile_command("worker"))
+    for name, others in (("web", []), ("worker", list(worker_variables))):
         environment = config["services"][name]["environment"]
-        assert list(environment) == [files.broker.url_variable], name
+        assert list(environment) == [files.broker.url_variable, *others], name
         url = urlsplit(environment[files.broker.url_variable])
         assert url.hostname == files.broker.name, "the broker's service name"
         assert re.fullmatch(r"\$\{\w+\}", url.password), "a variable, no secret"
@@ -291,7 +336,9 @@ def test_systemd_unit_runs_the_procfile_worker_and_stops_it_gracefully(
 ) -> None:
     service = unit(files)["Service"]
     venv_bin = f"{service['WorkingDirectory']}/.venv/bin/"
-    assert service["ExecStart"] == venv_bin + files.procfile_command("worker")
+    variables, command = split_env(files.procfile_command("worker"))
+    assert service["ExecStart"] == venv_bin + command
+    assert unit_environment(files).items() >= variables.items()
     assert service["User"] not in ("", "root")
     # SIGTERM to dramatiq's main process only; it passes it on to its worker
     # processes. test_a_second_sigterm_makes_a_worker_process_quit_mid_task
@@ -505,7 +552,7 @@ def load_app(example: Example, monkeypatch: pytest.MonkeyPatch, url: str):
 # The Procfile, run for real -------------------------------------------------
 
 
-def test_procfile_gunicorn_answers_on_loopback_and_the_worker_runs_the_job(
+def test_procfile_gunicorn_answers_on_loopback_and_the_worker_runs_the_task(
     example: Example, tmp_path: Path, running: list[Process]
 ) -> None:
     worker = start_worker(example, tmp_path, running)
@@ -518,6 +565,7 @@ def test_procfile_gunicorn_answers_on_loopback_and_the_worker_runs_the_job(
     assert web.terminate(timeout=35) == 0
     assert worker.terminate(timeout=15) == 0
     assert web.output().count("Booting worker with pid") == 2  # --workers 2
+    assert "Using worker: gthread" in web.output()  # --threads 4
 
 
 def test_web_and_worker_use_a_tls_url_from_the_environment(
@@ -606,14 +654,17 @@ add.send(0, 0)
 
 
 @linux_proc
-def test_preload_and_a_send_at_import_share_one_connection_on_rabbitmq_only(
-    example: Example, tmp_path: Path, running: list[Process]
+@pytest.mark.parametrize(
+    "threads", [THREADS, "--threads 1"], ids=["procfile-threads", "one-thread"]
+)
+def test_preload_and_a_send_at_import_share_one_connection_without_threads(
+    example: Example, tmp_path: Path, running: list[Process], threads: str
 ) -> None:
     (tmp_path / "preloaded.py").write_text(PRELOADED)
     env = {"PYTHONPATH": str(tmp_path)}
     # --preload imports the module in gunicorn's master, before the fork.
     web, port = start_web(
-        example, tmp_path, running, env, app="--preload preloaded:app"
+        example, tmp_path, running, env, app="--preload preloaded:app", threads=threads
     )
     wait_for(lambda: port_is_open(port), timeout=15, what="gunicorn")
     _, broker_port = example.broker.address
@@ -623,12 +674,14 @@ def test_preload_and_a_send_at_import_share_one_connection_on_rabbitmq_only(
 
     workers = children(web.popen.pid)
     used = set().union(*(broker_sockets(pid, broker_port) for pid in workers))
-    if example.broker.name == "rabbitmq":
-        # Both workers write to the connection they inherited: one socket,
-        # three processes. Concurrent requests interleave their frames.
+    if example.broker.name == "rabbitmq" and threads == "--threads 1":
+        # One thread per process, the thread that imported the app: both
+        # workers write to the connection they inherited. One socket, three
+        # processes; concurrent requests interleave their frames.
         assert used == {inherited}
     else:
-        # redis-py notices the fork and opens new connections.
+        # RabbitMQ with --threads: requests run in other threads, which open
+        # their own connections. redis-py notices the fork and reconnects.
         assert used - {inherited}
 
 
@@ -662,9 +715,12 @@ def slow_task(
     (tmp_path / "deployment_slow.py").write_text(textwrap.dedent(SLOW))
     monkeypatch.syspath_prepend(str(tmp_path))
     example.load("deployment_slow", monkeypatch).slow.send()
+    # dramatiq wants its modules right after the broker module: tasks.
+    command = example.procfile_command("worker")
+    assert " dramatiq tasks " in f" {command} "
     worker = Process(
-        f"{example.procfile_command('worker')} deployment_slow"
-        " --processes 1 --threads 1",
+        command.replace("dramatiq tasks", "dramatiq tasks deployment_slow", 1)
+        + " --processes 1 --threads 1",
         cwd=example.path,
         env={
             example.broker.url_variable: example.broker.url,

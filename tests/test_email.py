@@ -12,6 +12,7 @@ import json
 import re
 import shlex
 import socket
+import ssl
 import subprocess
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -26,7 +27,7 @@ from processes import Process, free_port, port_is_open, wait_for
 
 if TYPE_CHECKING:
     from aiosmtpd.controller import Controller
-    from aiosmtpd.smtp import SMTP, Envelope, Session
+    from aiosmtpd.smtp import SMTP, AuthResult, Envelope, Session
 
 QUEUE = "email"
 TRANSIENT = "451 4.3.0 Mailbox busy, try again later"
@@ -78,18 +79,26 @@ class ScriptedHandler:
 
 
 class SMTPServer:
-    """A real SMTP server on 127.0.0.1:``port``, started and stopped at will."""
+    """A real SMTP server on 127.0.0.1:``port``, started and stopped at will.
 
-    def __init__(self, handler: ScriptedHandler, port: int | None = None) -> None:
+    ``options`` go to aiosmtpd's SMTP class: TLS and login settings, say.
+    """
+
+    def __init__(
+        self, handler: ScriptedHandler, port: int | None = None, **options: object
+    ) -> None:
         self.handler = handler
         self.port = port or free_port()
+        self.options = options
         self.controller: Controller | None = None
 
     def start(self) -> SMTPServer:
         # Imported here: the lint session collects this module without aiosmtpd.
         from aiosmtpd.controller import Controller
 
-        self.controller = Controller(self.handler, hostname="127.0.0.1", port=self.port)
+        self.controller = Controller(
+            self.handler, hostname="127.0.0.1", port=self.port, **self.options
+        )
         self.controller.start()
         return self
 
@@ -108,8 +117,10 @@ def servers() -> Iterator[list[SMTPServer]]:
         server.stop()
 
 
-def smtp_server(servers: list[SMTPServer], handler: ScriptedHandler) -> SMTPServer:
-    server = SMTPServer(handler).start()
+def smtp_server(
+    servers: list[SMTPServer], handler: ScriptedHandler, **options: object
+) -> SMTPServer:
+    server = SMTPServer(handler, **options).start()
     servers.append(server)
     return server
 
@@ -349,6 +360,133 @@ def test_redelivered_message_sends_no_second_email_even_after_a_restart(
     assert f"E-mail {email_id} was sent before; skipping this copy." in second.output()
 
 
+@pytest.fixture
+def certificate(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A test authority's certificate, and a server certificate it signed for
+    127.0.0.1 with that server's key: (authority, server, key)."""
+    authority, authority_key = tmp_path / "ca.pem", tmp_path / "ca.key"
+    server, key = tmp_path / "server.pem", tmp_path / "server.key"
+    extensions = tmp_path / "server.ext"
+    extensions.write_text("subjectAltName=IP:127.0.0.1\n")
+    csr = tmp_path / "server.csr"
+    # A new 2048-bit RSA key, unencrypted, written to the file that follows.
+    new_key = ["-newkey", "rsa:2048", "-nodes", "-keyout"]
+    authority_only = "basicConstraints=critical,CA:TRUE"
+    signs = "keyUsage=critical,keyCertSign"
+    for command in (
+        ["req", "-x509", "-days", "1", "-subj", "/CN=Test-CA", "-addext"]
+        + [
+            authority_only,
+            "-addext",
+            signs,
+            *new_key,
+            authority_key,
+            "-out",
+            authority,
+        ],
+        ["req", "-new", "-subj", "/CN=127.0.0.1", *new_key, key, "-out", csr],
+        ["x509", "-req", "-days", "1", "-in", csr, "-extfile", extensions]
+        + [
+            "-CA",
+            authority,
+            "-CAkey",
+            authority_key,
+            "-CAcreateserial",
+            "-out",
+            server,
+        ],
+    ):
+        subprocess.run(["openssl", *map(str, command)], capture_output=True, check=True)
+    return authority, server, key
+
+
+class Logins:
+    """An aiosmtpd authenticator that accepts one user and keeps every try."""
+
+    def __init__(self, username: str, password: str) -> None:
+        self.expected = (username.encode(), password.encode())
+        self.tries: list[tuple[str, bytes, bool]] = []
+
+    def __call__(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        mechanism: str,
+        auth_data: object,
+    ) -> AuthResult:
+        from aiosmtpd.smtp import AuthResult, LoginPassword
+
+        assert isinstance(auth_data, LoginPassword)
+        given = (auth_data.login, auth_data.password)
+        self.tries.append((mechanism, auth_data.login, session.ssl is not None))
+        # handled=False: aiosmtpd then sends the reply, 235 or 535.
+        return AuthResult(success=given == self.expected, handled=False)
+
+
+@pytest.mark.parametrize(
+    ("password", "delivered"), [("s3cret", True), ("wrong", False)], ids=str
+)
+def test_relay_login_happens_over_starttls_and_a_wrong_password_is_permanent(
+    example: Example,
+    servers: list[SMTPServer],
+    certificate: tuple[Path, Path, Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    password: str,
+    delivered: bool,
+) -> None:
+    authority, server_certificate, key = certificate
+    tls = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    tls.load_cert_chain(server_certificate, key)
+    logins = Logins("mailer", "s3cret")
+    # Like a real relay: no mail before STARTTLS, and no mail without a login.
+    smtp = smtp_server(
+        servers,
+        ScriptedHandler(),
+        tls_context=tls,
+        require_starttls=True,
+        auth_required=True,
+        authenticator=logins,
+    )
+    env = worker_env(
+        smtp.port,
+        tmp_path,
+        SMTP_STARTTLS="1",
+        SMTP_USERNAME="mailer",
+        SMTP_PASSWORD=password,
+        # Python's default context trusts the test authority through this.
+        SSL_CERT_FILE=str(authority),
+    )
+    worker = example.start("worker", tmp_path, env=env)
+    try:
+        email_id = post_welcome(example, monkeypatch)
+        if delivered:
+            worker.wait_for_output(f"Sent e-mail {email_id}", timeout=20)
+            wait_until_settled(example, worker)
+        else:
+            watch(
+                worker,
+                lambda: example.broker.dead(QUEUE) == 1,
+                timeout=20,
+                what="a dead letter",
+            )
+            wait_for_last_word(worker)
+    finally:
+        worker.kill_group()
+
+    # The password only ever crossed the encrypted connection. smtplib tries
+    # each mechanism the server offers until one works.
+    assert logins.tries, "no login"
+    assert {(login, tls) for _, login, tls in logins.tries} == {(b"mailer", True)}
+    if delivered:
+        assert len(logins.tries) == 1
+    assert len(smtp.handler.delivered) == int(delivered)
+    if not delivered:
+        assert "535" in worker.output()
+        assert "Retrying message" not in worker.output()
+
+
 def not_an_address(value: str) -> str:
     return f"Field 'to' must be an e-mail address, got {value!r}."
 
@@ -432,33 +570,70 @@ def test_unreachable_broker_answers_503_with_one_clear_line(
     }
 
 
-def test_default_schedule_gives_up_after_38_to_75_minutes(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def retry_schedule_minutes(
+    monkeypatch: pytest.MonkeyPatch, retries: int, min_backoff: int, max_backoff: int
+) -> tuple[float, float]:
+    """The shortest and longest total wait, in minutes, over ``retries`` retries.
+
+    Dramatiq's compute_backoff() draws a factor of 1 to 2; a wait that then
+    exceeds max_backoff becomes a second draw of 50 to 100% of max_backoff.
+    Each wait is shortest or longest at one of the four extreme draws.
+    """
     import dramatiq.common
 
+    shortest = longest = 0.0
+    for retry in range(retries):
+        waits = []
+        for draws in itertools.product((1.0, 2.0), (0.5, 1.0)):
+            values = iter(draws)
+            draw = lambda low, high, values=values: next(values)
+            monkeypatch.setattr(dramatiq.common, "uniform", draw)
+            _, wait = dramatiq.common.compute_backoff(
+                retry, factor=min_backoff, max_backoff=max_backoff
+            )
+            waits.append(wait)
+        shortest += min(waits) / 60_000
+        longest += max(waits) / 60_000
+    return shortest, longest
+
+
+def test_example_schedule_gives_up_after_37_5_to_75_minutes(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
     for name in ("EMAIL_MAX_RETRIES", "EMAIL_MIN_BACKOFF_MS", "EMAIL_MAX_BACKOFF_MS"):
         monkeypatch.delenv(name, raising=False)
     options = example.load("tasks", monkeypatch).send_email.options
     assert options["max_retries"] == 8
 
-    def waited_minutes(jitter: Callable[[float, float], float]) -> float:
-        """The wait over all retries when Dramatiq's random jitter is ``jitter``."""
-        monkeypatch.setattr(dramatiq.common, "uniform", jitter)
-        waits = [
-            dramatiq.common.compute_backoff(
-                retry, factor=options["min_backoff"], max_backoff=options["max_backoff"]
-            )[1]
-            for retry in range(options["max_retries"])
-        ]
-        return sum(waits) / 60_000
+    schedule = retry_schedule_minutes(
+        monkeypatch,
+        options["max_retries"],
+        options["min_backoff"],
+        options["max_backoff"],
+    )
 
     # What tasks.py's comment and the guide promise.
-    assert waited_minutes(lambda low, high: low) == 38
-    assert waited_minutes(lambda low, high: high) == 75
+    assert schedule == (37.5, 75)
     # RabbitMQ drops a consumer that holds a message unacknowledged for 30
     # minutes (consumer_timeout); the worker holds delayed messages that way.
     assert options["max_backoff"] < 30 * 60_000
+
+
+def test_dramatiq_default_schedule_retries_for_23_to_46_days(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from dramatiq.middleware import retries
+
+    defaults = retries.Retries()
+    assert defaults.max_retries == 20
+
+    shortest, longest = retry_schedule_minutes(
+        monkeypatch, defaults.max_retries, defaults.min_backoff, defaults.max_backoff
+    )
+
+    # The guide says "about 23 to 46 days".
+    assert round(shortest / 60 / 24, 1) == 23.2
+    assert round(longest / 60 / 24, 1) == 46.4
 
 
 def normalize(text: str) -> list[str]:

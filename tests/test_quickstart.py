@@ -133,10 +133,13 @@ def test_requirements_shown_in_install_are_installed(example: Example) -> None:
             metadata.version(distribution)  # Raises if it is not installed.
 
 
-def test_start_broker_command_publishes_the_default_port(example: Example) -> None:
+def test_start_broker_command_publishes_the_default_port_on_loopback(
+    example: Example,
+) -> None:
     [command] = example.commands("start-broker")
     port = example.broker.default_port
-    assert f"--publish {port}:{port}" in command
+    # On loopback only: a broker open to the network is open to anyone.
+    assert f"--publish 127.0.0.1:{port}:{port}" in command
     assert f":{port}" in example.broker.default_url
 
 

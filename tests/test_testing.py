@@ -23,7 +23,7 @@ import dramatiq
 import pytest
 from pytest_examples import CodeExample, EvalExample
 
-from conftest import Example, example_params, ready
+from conftest import EXAMPLES, Example, example_params, ready
 from processes import free_port, port_is_open, wait_for
 
 QUEUE = "testing"
@@ -256,6 +256,12 @@ def test_procfile_processes_still_use_the_real_broker(
     finally:
         web.kill_group()
         worker.kill_group()
+
+
+def test_procfile_is_the_quickstarts_unchanged(example: Example) -> None:
+    # The page says so: adding tests changes nothing the processes run.
+    quickstart = EXAMPLES / "quickstart" / example.broker.name / "Procfile"
+    assert (example.path / "Procfile").read_text() == quickstart.read_text()
 
 
 def test_requirements_include_pytest(example: Example) -> None:

@@ -9,6 +9,8 @@ from werkzeug.exceptions import HTTPException
 from tasks import BROKER_ERRORS, send_email
 
 app = Flask(__name__)
+# Refuse request bodies over 16 KiB with 413, before reading them.
+app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
 
 # The plain addresses nearly everyone has, such as ada.lovelace+news@example.com.
 # No spaces, line breaks, commas or angle brackets: nothing that could add a

@@ -3,6 +3,7 @@
 import logging
 import os
 import smtplib
+import ssl
 from email.message import EmailMessage
 from email.utils import formatdate
 
@@ -32,10 +33,14 @@ SMTP_PORT = int(os.environ.get("SMTP_PORT", "8025"))
 # Seconds to wait for each answer of the SMTP server before this attempt fails.
 SMTP_TIMEOUT = float(os.environ.get("SMTP_TIMEOUT", "10"))
 MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@example.com")
+# A real relay wants an encrypted connection and a login: set SMTP_STARTTLS=1,
+# SMTP_USERNAME and SMTP_PASSWORD. The local test server needs neither.
+SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "0") == "1"
+SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
 
 # After a transient failure, retry 8 times. Wait 30 s to 1 min before the
 # first retry, twice as long before each next one, at most 15 minutes: the
-# worker gives up after 38 to 75 minutes of waiting.
+# worker gives up after 37.5 to 75 minutes of waiting.
 MAX_RETRIES = int(os.environ.get("EMAIL_MAX_RETRIES", "8"))
 MIN_BACKOFF_MS = int(os.environ.get("EMAIL_MIN_BACKOFF_MS", "30000"))
 MAX_BACKOFF_MS = int(os.environ.get("EMAIL_MAX_BACKOFF_MS", "900000"))
@@ -83,6 +88,13 @@ def send_email(email_id: str, to: str, subject: str, body: str) -> None:
 
     try:
         with smtplib.SMTP(SMTP_HOST, SMTP_PORT, timeout=SMTP_TIMEOUT) as smtp:
+            if SMTP_STARTTLS:
+                # Encrypt the connection, checking the server's certificate,
+                # before the password crosses it.
+                smtp.starttls(context=ssl.create_default_context())
+            if SMTP_USERNAME:
+                # Read the password only here: no module variable holds it.
+                smtp.login(SMTP_USERNAME, os.environ.get("SMTP_PASSWORD", ""))
             # to_addrs: send to this one address, whatever the headers say.
             smtp.send_message(message, to_addrs=[to])
     except smtplib.SMTPException as error:

@@ -8,7 +8,7 @@ python -m pip install -r requirements.txt
 # [docs:install:end]
 
 # [docs:start-broker]
-docker run --detach --name rabbitmq --publish 5672:5672 rabbitmq:4
+docker run --detach --name rabbitmq --publish 127.0.0.1:5672:5672 rabbitmq:4
 # [docs:start-broker:end]
 
 # [docs:request]

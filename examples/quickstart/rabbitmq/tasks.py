@@ -1,11 +1,11 @@
 """The actors. The worker imports this module; so does the Flask app."""
 
+# [docs:broker]
 import os
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-# [docs:broker]
 broker = RabbitmqBroker(
     url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
     # Wait for RabbitMQ to confirm each message, so .send() fails loudly

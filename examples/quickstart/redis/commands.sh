@@ -8,7 +8,7 @@ python -m pip install -r requirements.txt
 # [docs:install:end]
 
 # [docs:start-broker]
-docker run --detach --name redis --publish 6379:6379 redis:7
+docker run --detach --name redis --publish 127.0.0.1:6379:6379 redis:7
 # [docs:start-broker:end]
 
 # [docs:request]

@@ -1,12 +1,12 @@
 """The actors. The worker imports this module; so does the Flask app."""
 
+# [docs:broker]
 import os
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-# [docs:broker]
 broker = RedisBroker(
     url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
 )

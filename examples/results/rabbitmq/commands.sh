@@ -9,8 +9,8 @@ python -m pip install -r requirements.txt
 
 # [docs:start-broker]
 # Results need Redis next to RabbitMQ.
-docker run --detach --name rabbitmq --publish 5672:5672 rabbitmq:4
-docker run --detach --name redis --publish 6379:6379 redis:7
+docker run --detach --name rabbitmq --publish 127.0.0.1:5672:5672 rabbitmq:4
+docker run --detach --name redis --publish 127.0.0.1:6379:6379 redis:7
 # [docs:start-broker:end]
 
 # [docs:request]

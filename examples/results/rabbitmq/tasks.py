@@ -1,17 +1,17 @@
 """The actor, its broker and its result store. The worker and the app import it."""
 
+# [docs:broker]
 import os
 
 import dramatiq
 import redis
+from dramatiq import Message
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 
 # Dramatiq has no result backend for RabbitMQ: results go to Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
-
-# [docs:broker]
 broker = RabbitmqBroker(
     url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
     # Wait for RabbitMQ to confirm each message, so .send() fails loudly
@@ -27,13 +27,30 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
 )
 # [docs:broker:end]
 
+
+def record_key(message_id: str) -> str:
+    """The Redis key of the app's record of a message id."""
+    return f"task:{message_id}"
+
+
+class TaskRecordBackend(RedisBackend):
+    """A RedisBackend that makes each task's record expire with its result."""
+
+    def store_result(self, message: Message, result: object, ttl: int) -> None:
+        super().store_result(message, result, ttl)
+        self.client.pexpire(record_key(message.message_id), ttl)
+
+    def store_exception(self, message: Message, exception: Exception, ttl: int) -> None:
+        super().store_exception(message, exception, ttl)
+        self.client.pexpire(record_key(message.message_id), ttl)
+
+
 # [docs:results]
-# How long Redis keeps a result after its task ends: Dramatiq's default,
-# 10 minutes, written out because the app keeps task ids as long.
+# How long Redis keeps a result after its task ends: Dramatiq's default.
 RESULT_TTL_MS = 10 * 60 * 1000
 
 results_redis = redis.Redis.from_url(REDIS_URL)
-result_backend = RedisBackend(client=results_redis)
+result_backend = TaskRecordBackend(client=results_redis)
 # Add Results before declaring the actor: it is what makes store_results
 # and result_ttl valid actor options.
 broker.add_middleware(Results(backend=result_backend, result_ttl=RESULT_TTL_MS))
@@ -42,8 +59,21 @@ broker.add_middleware(Results(backend=result_backend, result_ttl=RESULT_TTL_MS))
 dramatiq.set_broker(broker)
 # [docs:results:end]
 
+# [docs:limits]
+# The worker skips a message that waited this long in the queue, and stops a
+# task that runs this long. Together they bound how long a task stays pending.
+MAX_AGE_MS = 60 * 60 * 1000
+TIME_LIMIT_MS = 10 * 60 * 1000  # Dramatiq's default.
+# [docs:limits:end]
 
-@dramatiq.actor(queue_name="results", store_results=True, max_retries=0)
+
+@dramatiq.actor(
+    queue_name="results",
+    store_results=True,
+    max_retries=0,
+    max_age=MAX_AGE_MS,
+    time_limit=TIME_LIMIT_MS,
+)
 def divide(x: int, y: int) -> float:
     # No retries: a division that failed fails again. With the default 20,
     # the failure would be stored only after the last retry, weeks from now.

@@ -9,16 +9,21 @@ from werkzeug.exceptions import HTTPException
 
 from tasks import (
     CONNECTION_ERRORS,
+    MAX_AGE_MS,
     RESULT_TTL_MS,
+    TIME_LIMIT_MS,
     broker,
     divide,
+    record_key,
     result_backend,
     results_redis,
 )
 
 app = Flask(__name__)
+# Refuse request bodies over 16 KiB with 413, before reading them.
+app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
 
-UNAVAILABLE = "Background tasks are unavailable. Try again later."
+UNAVAILABLE = "The message broker is unreachable. Try again later."
 
 
 @app.post("/divide")
@@ -49,9 +54,9 @@ def task_status(task_id: str) -> dict[str, object]:
         # A known task without a result: still queued, or running.
         return {"state": "pending", "result": None}
     except ResultFailure as failure:
-        # The actor raised. The backend kept the exception's type and message.
-        error = f"{failure.orig_exc_type}: {failure.orig_exc_msg}"
-        return {"state": "failed", "result": None, "error": error}
+        # The actor raised. Answer with the exception's type only: its message
+        # can hold SQL, file paths or personal data. The worker logged it all.
+        return {"state": "failed", "result": None, "error": failure.orig_exc_type}
     except CONNECTION_ERRORS as error:
         app.logger.warning("Cannot read task %s: %s", task_id, error)
         abort(503, UNAVAILABLE)
@@ -59,19 +64,20 @@ def task_status(task_id: str) -> dict[str, object]:
 
 
 def remember_task(message: Message) -> None:
-    """Record a task id for as long as its result may be kept."""
-    key = f"task:{message.message_id}"
-    results_redis.set(key, message.actor_name, px=RESULT_TTL_MS)
+    """Record a message id for as long as its task may wait, run and keep its result."""
+    # The worker shortens the record to the result's lifetime when it stores
+    # the result (TaskRecordBackend), so this is only the longest case.
+    ttl = MAX_AGE_MS + TIME_LIMIT_MS + RESULT_TTL_MS
+    results_redis.set(record_key(message.message_id), message.actor_name, px=ttl)
 
 
 def find_task(task_id: str) -> Message:
     """Rebuild the message behind ``task_id``, or stop the request with a 404."""
     if not is_uuid(task_id):
         abort(404, f"No task with id {task_id!r}: task ids are UUIDs.")
-    actor_name = results_redis.get(f"task:{task_id}")
+    actor_name = results_redis.get(record_key(task_id))
     if actor_name is None:
-        minutes = RESULT_TTL_MS // 60_000
-        abort(404, f"No task with id {task_id!r} was queued in the last {minutes} min.")
+        abort(404, f"No task with id {task_id!r}, or its result has expired.")
     actor = broker.get_actor(actor_name.decode())
     # The result's key holds the queue, actor and message id, not the
     # arguments: this message finds the result the worker stored.

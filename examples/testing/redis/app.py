@@ -6,6 +6,8 @@ from werkzeug.exceptions import HTTPException
 from tasks import BROKER_ERRORS, add
 
 app = Flask(__name__)
+# Refuse request bodies over 16 KiB with 413, before reading them.
+app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
 
 
 @app.post("/add")

@@ -6,7 +6,6 @@ import time
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-# [docs:broker]
 broker = RabbitmqBroker(
     url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
     # Wait for RabbitMQ to confirm each message, so .send() fails loudly
@@ -19,7 +18,6 @@ dramatiq.set_broker(broker)
 
 # What .send() raises when RabbitMQ cannot be reached.
 BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
-# [docs:broker:end]
 
 
 @dramatiq.actor(queue_name="tuning")

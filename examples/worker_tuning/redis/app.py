@@ -6,9 +6,12 @@ from werkzeug.exceptions import HTTPException
 from tasks import BROKER_ERRORS, build_report
 
 app = Flask(__name__)
+# Refuse request bodies over 16 KiB with 413, before reading them.
+app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
 
-# The longest report the app accepts, in seconds.
-MAX_SECONDS = 30
+# The longest report the app accepts, in seconds: shorter than the 25 s that
+# worker-slow waits for its tasks when it stops (see the Procfile).
+MAX_SECONDS = 20
 
 
 @app.post("/reports")

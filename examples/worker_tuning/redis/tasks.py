@@ -7,7 +7,6 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-# [docs:broker]
 broker = RedisBroker(
     url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
 )
@@ -18,7 +17,6 @@ dramatiq.set_broker(broker)
 # What .send() raises when Redis cannot be reached: redis-py's own error,
 # not Dramatiq's.
 BROKER_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
-# [docs:broker:end]
 
 
 @dramatiq.actor(queue_name="tuning")

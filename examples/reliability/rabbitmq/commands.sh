@@ -1,0 +1,36 @@
+# Terminal commands from the guide, in the order it runs them.
+# Run them from this folder.
+
+# [docs:install]
+python -m venv .venv
+. .venv/bin/activate
+python -m pip install -r requirements.txt
+# [docs:install:end]
+
+# [docs:start-broker]
+# A fixed host name and a volume: RabbitMQ keeps its data in a folder named
+# after the host, so a new container finds the queues of the old one.
+docker run --detach --name rabbitmq --hostname rabbitmq \
+  --publish 127.0.0.1:5672:5672 \
+  --volume rabbitmq-data:/var/lib/rabbitmq rabbitmq:4
+# [docs:start-broker:end]
+
+# [docs:request]
+mkdir -p uploads
+printf 'sku,quantity\nA-1,3\n' > uploads/orders.csv
+curl --header 'Idempotency-Key: 5b7e0c2a' --data name=orders.csv \
+  http://127.0.0.1:8000/imports
+# [docs:request:end]
+
+# [docs:reuse-key]
+curl --header 'Idempotency-Key: 5b7e0c2a' --data name=prices.csv \
+  http://127.0.0.1:8000/imports
+# [docs:reuse-key:end]
+
+# [docs:list-dead]
+python dead_letters.py list reliability
+# [docs:list-dead:end]
+
+# [docs:replay]
+python dead_letters.py replay reliability
+# [docs:replay:end]

@@ -1,0 +1,39 @@
+# Terminal commands from the guide, in the order it runs them.
+# Run them from this folder.
+
+# [docs:install]
+python -m venv .venv
+. .venv/bin/activate
+python -m pip install -r requirements.txt
+# [docs:install:end]
+
+# [docs:start-broker]
+# --appendonly yes: Redis logs every write to a file in the volume, and
+# replays it when it starts. Snapshots alone lose every message queued
+# since the last one when Redis crashes.
+# --maxmemory-policy noeviction, Redis's default: a full Redis refuses new
+# messages. A cache's allkeys-lru would delete queued ones instead.
+docker run --detach --name redis --publish 127.0.0.1:6379:6379 \
+  --volume redis-data:/data redis:7 \
+  redis-server --appendonly yes --maxmemory-policy noeviction
+# [docs:start-broker:end]
+
+# [docs:request]
+mkdir -p uploads
+printf 'sku,quantity\nA-1,3\n' > uploads/orders.csv
+curl --header 'Idempotency-Key: 5b7e0c2a' --data name=orders.csv \
+  http://127.0.0.1:8000/imports
+# [docs:request:end]
+
+# [docs:reuse-key]
+curl --header 'Idempotency-Key: 5b7e0c2a' --data name=prices.csv \
+  http://127.0.0.1:8000/imports
+# [docs:reuse-key:end]
+
+# [docs:list-dead]
+python dead_letters.py list reliability
+# [docs:list-dead:end]
+
+# [docs:replay]
+python dead_letters.py replay reliability
+# [docs:replay:end]

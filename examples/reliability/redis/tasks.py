@@ -1,0 +1,66 @@
+"""The import actor. The worker imports this module; so does the Flask app."""
+
+import logging
+import os
+from pathlib import Path
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+
+from done_log import already_done, record_done
+
+# [docs:broker]
+broker = RedisBroker(
+    url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    # Give the messages of a crashed worker back within seconds, not after
+    # 10 minutes or more: call a worker dead after 10 s without a heartbeat
+    # (default 60 s), and look for dead workers on every broker call
+    # (default: 1 call in 1,000).
+    heartbeat_timeout=10_000,
+    maintenance_chance=1_000_000,
+)
+# Set the broker before declaring any actor: @dramatiq.actor binds each
+# actor to whatever broker is global at that moment.
+dramatiq.set_broker(broker)
+
+# What .send() raises when Redis cannot be reached: redis-py's own error,
+# not Dramatiq's.
+BROKER_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+# [docs:broker:end]
+
+# [docs:settings]
+# Where the app stores uploaded files until the worker imports them.
+UPLOADS_DIR = Path(os.environ.get("UPLOADS_DIR", "uploads"))
+
+# The retry budget: 5 retries, 10 s to 5 min apart. An import that still
+# fails after 5 to 10 minutes goes to the dead-letter queue.
+MAX_RETRIES = int(os.environ.get("IMPORT_MAX_RETRIES", "5"))
+MIN_BACKOFF_MS = int(os.environ.get("IMPORT_MIN_BACKOFF_MS", "10000"))
+MAX_BACKOFF_MS = int(os.environ.get("IMPORT_MAX_BACKOFF_MS", "300000"))
+# [docs:settings:end]
+
+logger = logging.getLogger(__name__)
+
+
+@dramatiq.actor(
+    queue_name="reliability",
+    max_retries=MAX_RETRIES,
+    min_backoff=MIN_BACKOFF_MS,
+    max_backoff=MAX_BACKOFF_MS,
+)
+def import_file(import_id: str, name: str) -> None:
+    # Every copy of the message carries the same import id: skip the copies.
+    if already_done(import_id):
+        logger.info("Import %s was done before; skipping this copy.", import_id)
+        return
+
+    logger.info("Import %s: importing %s.", import_id, name)
+    # A missing file raises FileNotFoundError: Dramatiq retries the message,
+    # and moves it to the dead-letter queue once the retry budget is spent.
+    with open(UPLOADS_DIR / name, encoding="utf-8") as upload:
+        # Stands for your real import: here, count the rows.
+        rows = sum(1 for _ in upload)
+
+    record_done(import_id)
+    logger.info("Import %s: imported %d rows from %s.", import_id, rows, name)

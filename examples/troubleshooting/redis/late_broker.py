@@ -1,0 +1,16 @@
+"""BROKEN: the actor is declared before the broker is set. Compare with tasks.py."""
+
+import os
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+
+
+@dramatiq.actor(queue_name="troubleshooting")
+def add(x: int, y: int) -> None:
+    print(f"The sum of {x} and {y} is {x + y}.")
+
+
+# Too late: add is already bound to a broker that Dramatiq made up.
+broker = RedisBroker(url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"))
+dramatiq.set_broker(broker)

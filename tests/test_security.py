@@ -1,0 +1,131 @@
+"""examples/security, and the security promises every example keeps."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from conftest import EXAMPLES, Example, example_params, ready
+from processes import free_port, port_is_open, wait_for
+
+QUEUE = "security"
+TEXT_FILES = [
+    path
+    for path in sorted(EXAMPLES.rglob("*"))
+    if path.is_file() and "__pycache__" not in path.parts
+]
+PLACEHOLDER = re.compile(r"\$\{[^}]*\}|<[\w-]+>")  # ${VARIABLE} and <password>
+URL_USERINFO = re.compile(r"\b[a-z+]+://([^/\s@\"']+)@", re.IGNORECASE)
+SECRET_SETTING = re.compile(
+    r"(password|passwd|_pass|secret_key|api_key)\w*\s*[:=][ \t]*(\S*)", re.IGNORECASE
+)
+
+
+def relative(path: Path) -> str:
+    return str(path.relative_to(EXAMPLES))
+
+
+@pytest.mark.parametrize("path", TEXT_FILES, ids=relative)
+def test_no_example_uses_pickle(path: Path) -> None:
+    # JSON is Dramatiq's default encoder. Pickle would let anyone who can
+    # write to the broker run code in your workers.
+    assert not re.search(r"\bpickle|PickleEncoder", path.read_text(errors="replace"))
+
+
+@pytest.mark.parametrize("path", TEXT_FILES, ids=relative)
+def test_no_example_holds_a_credential(path: Path) -> None:
+    # Secrets come from the environment: files hold ${VARIABLES} or <holes>.
+    text = PLACEHOLDER.sub("", path.read_text(errors="replace"))
+    for userinfo in URL_USERINFO.findall(text):
+        assert userinfo.strip(":") == "", f"credentials in a URL: {userinfo!r}"
+    for name, value in SECRET_SETTING.findall(text):
+        assert value in ("", "os.environ") or value.startswith("os.environ."), (
+            f"{name} set to {value!r}"
+        )
+
+
+@pytest.mark.parametrize(
+    "folder",
+    sorted(path.parent for path in EXAMPLES.glob("*/*/Procfile")),
+    ids=relative,
+)
+def test_every_worker_decodes_json(folder: Path) -> None:
+    """Import what the Procfile's worker imports, and ask Dramatiq its encoder."""
+    args = shlex.split(Example(folder).procfile_command("worker"))
+    module = args[args.index("dramatiq") + 1]
+    probe = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            f"import {module}, dramatiq; print(type(dramatiq.get_encoder()).__name__)",
+        ],
+        cwd=folder,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert probe.stdout.strip() == "JSONEncoder"
+
+
+@pytest.fixture(params=example_params("security"))
+def example(request: pytest.FixtureRequest) -> Iterator[Example]:
+    yield from ready(Example(request.param), queues=(QUEUE,))
+
+
+def test_worker_runs_valid_ids_and_dead_letters_forged_messages(
+    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tasks = example.load("tasks", monkeypatch)
+    worker = example.start("worker", tmp_path)
+    port = free_port()
+    web = example.start("web", tmp_path, env={"FLASK_RUN_PORT": str(port)})
+    try:
+        wait_for(lambda: port_is_open(port), timeout=15, what="the Flask app")
+        [request] = example.commands("request")
+        answer = run_against(request, port)
+        assert json.loads(answer)["message_id"]
+        worker.wait_for_output("Exporting account 42.", timeout=20)
+
+        [too_large] = example.commands("too-large")
+        answer = run_against(too_large, port, shell=True)
+        assert "error" in json.loads(answer)
+        assert example.broker.pending(QUEUE) == 0
+
+        # What someone with write access to the broker could send: the
+        # view never lets these through, so only the actor's check stops them.
+        for forged in ("42; DROP TABLE accounts", True, -1):
+            tasks.export_account.send(forged)
+        wait_for(
+            lambda: example.broker.dead(QUEUE) == 3,
+            timeout=20,
+            what="three forged messages in the dead-letter queue",
+        )
+        worker.wait_for_output("InvalidMessage", timeout=10)
+        assert worker.output().count("Exporting account") == 1
+        assert "Retrying" not in worker.output()
+    finally:
+        web.kill_group()
+        worker.kill_group()
+
+
+def run_against(command: str, port: int, *, shell: bool = False) -> str:
+    """Run a command from commands.sh against the Flask app on ``port``."""
+    assert "127.0.0.1:5000" in command
+    command = command.replace("127.0.0.1:5000", f"127.0.0.1:{port}")
+    result = subprocess.run(
+        command if shell else shlex.split(command),
+        shell=shell,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    )
+    return result.stdout
