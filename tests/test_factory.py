@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import re
 import shlex
 import socket
 import subprocess
@@ -17,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Example, example_params, ready
+from output import assert_shown_in_order
 from processes import Process, free_port, port_is_open, wait_for
 
 QUEUE = "factory"
@@ -25,14 +25,6 @@ QUEUE = "factory"
 @pytest.fixture(params=example_params("factory"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
     yield from ready(Example(request.param), queues=(QUEUE,))
-
-
-def normalize(log: str) -> list[str]:
-    """Blank out what changes between runs: times, PIDs and the Dramatiq version."""
-    log = re.sub(r"^\[[\d :,-]+\]", "[TIME]", log, flags=re.MULTILINE)
-    log = re.sub(r"\[PID \d+\]", "[PID N]", log)
-    log = re.sub(r"Dramatiq '[^']+'", "Dramatiq 'VERSION'", log)
-    return log.splitlines()
 
 
 def exported(example: Example, section: str) -> dict[str, str]:
@@ -76,10 +68,7 @@ def test_worker_prints_the_site_name_from_the_apps_config(
         web.kill_group()
         worker.kill_group()
 
-    shown = normalize((example.path / "output.txt").read_text())
-    seen = iter(normalize(worker.output()))
-    missing = [line for line in shown if line not in seen]
-    assert not missing, f"not in this order in the worker's output: {missing}"
+    assert_shown_in_order((example.path / "output.txt").read_text(), worker.output())
 
 
 # A worker module for the next test only. Loaded after myapp.worker, it wraps

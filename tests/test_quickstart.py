@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import Example, example_params, ready
+from output import assert_shown_in_order
 from processes import free_port, port_is_open, wait_for
 
 QUEUE = "default"
@@ -21,14 +22,6 @@ QUEUE = "default"
 @pytest.fixture(params=example_params("quickstart"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
     yield from ready(Example(request.param), queues=(QUEUE,))
-
-
-def normalize(log: str) -> list[str]:
-    """Blank out what changes between runs: times, PIDs and the Dramatiq version."""
-    log = re.sub(r"^\[[\d :,-]+\]", "[TIME]", log, flags=re.MULTILINE)
-    log = re.sub(r"\[PID \d+\]", "[PID N]", log)
-    log = re.sub(r"Dramatiq '[^']+'", "Dramatiq 'VERSION'", log)
-    return log.splitlines()
 
 
 def test_post_returns_202_and_worker_prints_the_sum(
@@ -58,10 +51,7 @@ def test_post_returns_202_and_worker_prints_the_sum(
         worker.kill_group()
 
     # The output the guide shows appears, in that order, in the real output.
-    shown = normalize((example.path / "output.txt").read_text())
-    seen = iter(normalize(worker.output()))
-    missing = [line for line in shown if line not in seen]
-    assert not missing, f"not in this order in the worker's output: {missing}"
+    assert_shown_in_order((example.path / "output.txt").read_text(), worker.output())
 
 
 @pytest.mark.parametrize(

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import Example, example_params, ready
+from output import assert_shown_in_order as assert_lines_in_order
 from processes import Process, free_port, port_is_open, wait_for
 
 if TYPE_CHECKING:
@@ -56,29 +57,9 @@ def redis_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     yield from ready(Example(request.param), queues=(FAST, SLOW))
 
 
-def normalize(log: str) -> list[str]:
-    """Blank out what changes between runs: times, ids, paths and the version."""
-    log = re.sub(r"^\[[\d :,-]+\]", "[TIME]", log, flags=re.MULTILINE)
-    log = re.sub(r"\[PID \d+\]", "[PID N]", log)
-    log = re.sub(r"\[Thread-\d+\]", "[Thread-N]", log)
-    log = re.sub(r"worker thread \d+", "worker thread N", log)
-    log = re.sub(r"'[0-9a-f-]{36}'", "'MESSAGE-ID'", log)
-    log = re.sub(r"in \d+ milliseconds", "in N milliseconds", log)
-    log = re.sub(r"changes to '[^']*/", "changes to '.../", log)
-    log = re.sub(r"Dramatiq '[^']+'", "Dramatiq 'VERSION'", log)
-    return log.splitlines()
-
-
 def assert_shown_in_order(example: Example, shown_file: str, output: str) -> None:
-    """The lines of ``shown_file`` appear, in that order, in the real output.
-
-    A line "  ..." in the shown file stands for lines left out (a traceback).
-    """
-    shown = normalize((example.path / shown_file).read_text())
-    shown = [line for line in shown if line != "  ..."]
-    seen = iter(normalize(output))
-    missing = [line for line in shown if line not in seen]
-    assert not missing, f"not in this order in the worker's output: {missing}"
+    """The lines of ``shown_file`` appear, in that order, in the real output."""
+    assert_lines_in_order((example.path / shown_file).read_text(), output)
 
 
 def start_ready(example: Example, process_type: str, tmp_path: Path) -> Process:
