@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import shlex
+import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -123,3 +124,21 @@ def ready(example: Example, queues: tuple[str, ...]) -> Iterator[Example]:
     yield example
     for queue in queues:
         example.broker.flush(queue)
+
+
+def run_against_flask(command: str, port: int, *, shell: bool = False) -> str:
+    """Run a command from commands.sh against the Flask app on ``port``.
+
+    The guide's commands target Flask's default 127.0.0.1:5000; the tests
+    serve the app on a free port instead. Returns what the command printed.
+    """
+    assert "127.0.0.1:5000" in command, "the guide's requests target Flask's port"
+    command = command.replace("127.0.0.1:5000", f"127.0.0.1:{port}")
+    return subprocess.run(
+        command if shell else shlex.split(command),
+        shell=shell,
+        capture_output=True,
+        text=True,
+        timeout=10,
+        check=True,
+    ).stdout

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import Example, example_params, ready
+from conftest import Example, example_params, ready, run_against_flask
 from processes import Process, free_port, port_is_open, wait_for
 
 if TYPE_CHECKING:
@@ -666,15 +666,8 @@ def test_welcome_email_reaches_the_local_smtp_server(
         wait_for(lambda: port_is_open(web_port), timeout=15, what="the Flask app")
 
         [curl] = example.commands("request")
-        assert "127.0.0.1:5000" in curl, "the guide's request targets Flask's port"
-        answer = subprocess.run(
-            shlex.split(curl.replace("127.0.0.1:5000", f"127.0.0.1:{web_port}")),
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        email_id = json.loads(answer.stdout)["email_id"]
+        answer = run_against_flask(curl, web_port)
+        email_id = json.loads(answer)["email_id"]
 
         smtp.wait_for_output("END MESSAGE", timeout=20)
         worker.wait_for_output(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Example, example_params, ready
+from conftest import Example, example_params, ready, run_against_flask
 from output import assert_shown_in_order
 from processes import free_port, port_is_open, wait_for
 
@@ -34,15 +34,8 @@ def test_post_returns_202_and_worker_prints_the_sum(
         wait_for(lambda: port_is_open(port), timeout=15, what="the Flask app")
 
         [curl] = example.commands("request")
-        assert "127.0.0.1:5000" in curl, "the guide's request targets Flask's port"
-        answer = subprocess.run(
-            shlex.split(curl.replace("127.0.0.1:5000", f"127.0.0.1:{port}")),
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        assert json.loads(answer.stdout)["message_id"]
+        answer = run_against_flask(curl, port)
+        assert json.loads(answer)["message_id"]
 
         worker.wait_for_output("The sum of 1 and 2 is 3.", timeout=20)
         assert worker.terminate(timeout=15) == 0

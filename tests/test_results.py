@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-import subprocess
 import sys
 import time
 import uuid
@@ -19,7 +18,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from brokers import REDIS
-from conftest import Example, example_params, ready
+from conftest import Example, example_params, ready, run_against_flask
 from processes import free_port, port_is_open, wait_for
 
 QUEUE = "results"
@@ -34,18 +33,6 @@ def example(request: pytest.FixtureRequest) -> Iterator[Example]:
     if not REDIS.is_reachable():
         pytest.fail(REDIS.unreachable_message(), pytrace=False)
     yield from ready(Example(request.param), queues=(QUEUE,))
-
-
-def curl(command: str, port: int) -> str:
-    """Run a curl command from commands.sh against the app on ``port``."""
-    assert "127.0.0.1:5000" in command, "the guide's requests target Flask's port"
-    return subprocess.run(
-        shlex.split(command.replace("127.0.0.1:5000", f"127.0.0.1:{port}")),
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=True,
-    ).stdout
 
 
 def normalize_http(response: str) -> list[str]:
@@ -86,7 +73,7 @@ def test_status_goes_from_pending_to_done_over_http(
 
         # The POST the guide shows answers what output.txt shows.
         [post] = example.commands("request")
-        answer = curl(post, port)
+        answer = run_against_flask(post, port)
         shown_answer = (example.path / "output.txt").read_text()
         assert normalize_http(answer) == normalize_http(shown_answer)
         location = re.search(r"^Location: (\S+)", answer, re.MULTILINE).group(1)
@@ -99,15 +86,17 @@ def test_status_goes_from_pending_to_done_over_http(
 
         # No worker yet: the task waits in the queue.
         pending = (example.path / "pending.txt").read_text()
-        assert curl(status, port) == pending
+        assert run_against_flask(status, port) == pending
 
         worker = example.start("worker", tmp_path)
         wait_for(
-            lambda: curl(status, port) != pending,
+            lambda: run_against_flask(status, port) != pending,
             timeout=20,
             what="the task to leave 'pending'",
         )
-        assert curl(status, port) == (example.path / "done.txt").read_text()
+        assert (
+            run_against_flask(status, port) == (example.path / "done.txt").read_text()
+        )
     finally:
         web.kill_group()
         if worker is not None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import EXAMPLES, Example, example_params, ready
+from conftest import EXAMPLES, Example, example_params, ready, run_against_flask
 from processes import free_port, port_is_open, wait_for
 
 QUEUE = "security"
@@ -90,12 +90,12 @@ def test_worker_runs_valid_ids_and_dead_letters_forged_messages(
     try:
         wait_for(lambda: port_is_open(port), timeout=15, what="the Flask app")
         [request] = example.commands("request")
-        answer = run_against(request, port)
+        answer = run_against_flask(request, port)
         assert json.loads(answer)["message_id"]
         worker.wait_for_output("Exporting account 42.", timeout=20)
 
         [too_large] = example.commands("too-large")
-        answer = run_against(too_large, port, shell=True)
+        answer = run_against_flask(too_large, port, shell=True)
         assert "error" in json.loads(answer)
         assert example.broker.pending(QUEUE) == 0
 
@@ -114,18 +114,3 @@ def test_worker_runs_valid_ids_and_dead_letters_forged_messages(
     finally:
         web.kill_group()
         worker.kill_group()
-
-
-def run_against(command: str, port: int, *, shell: bool = False) -> str:
-    """Run a command from commands.sh against the Flask app on ``port``."""
-    assert "127.0.0.1:5000" in command
-    command = command.replace("127.0.0.1:5000", f"127.0.0.1:{port}")
-    result = subprocess.run(
-        command if shell else shlex.split(command),
-        shell=shell,
-        capture_output=True,
-        text=True,
-        timeout=10,
-        check=True,
-    )
-    return result.stdout

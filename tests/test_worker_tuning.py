@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import Example, example_params, ready
+from conftest import Example, example_params, ready, run_against_flask
 from output import assert_shown_in_order as assert_lines_in_order
 from processes import Process, free_port, port_is_open, wait_for
 
@@ -188,14 +188,8 @@ def test_each_worker_serves_only_its_own_queue(
     try:
         wait_for(lambda: port_is_open(port), timeout=15, what="the Flask app")
         [curl] = example.commands("request")
-        answer = subprocess.run(
-            shlex.split(curl.replace("127.0.0.1:5000", f"127.0.0.1:{port}")),
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-        assert json.loads(answer.stdout)["message_id"]
+        answer = run_against_flask(curl, port)
+        assert json.loads(answer)["message_id"]
 
         slow.wait_for_output("Built the 2 s report.", timeout=30)
         # The report queued its notification on the fast queue, which the
