@@ -1,7 +1,8 @@
 """Every check of the guide: `nox` runs them all.
 
 - docs: build the site with warnings as errors.
-- tests(broker=...): run every example against a real broker and worker.
+- tests(broker=...): run every example against a real broker and worker,
+  several tests at a time.
 - lint: check the docs' sources against examples/, and lint every example.
 - site: drive the built site in headless Chromium.
 Not run by default: serve (live-reloading preview), linkcheck (needs the
@@ -10,11 +11,14 @@ internet), inventories (refreshes intersphinx inventories; needs the internet).
 
 from __future__ import annotations
 
+import hashlib
+import os
 import shlex
 import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import nox
@@ -28,7 +32,15 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
+# Machines that set PYTHONDONTWRITEBYTECODE (CI images often do) would
+# recompile Flask, Dramatiq and the rest from source in every process a test
+# starts: about 0.4 s of CPU each. uv compiles them once, at install.
+os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+
 PYPROJECT = nox.project.load_toml("pyproject.toml")
+# Test processes at once. Most of a test's time is spent waiting on a worker
+# or a broker, so this is more than the two cores CI has.
+PARALLEL_TESTS = 6
 EXAMPLES = Path("examples")
 INVENTORIES = {
     "python": "https://docs.python.org/3/objects.inv",
@@ -40,7 +52,7 @@ INVENTORIES = {
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the HTML site into docs/_build/html; any warning fails the build."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    install(session, ["docs"])
     session.run(
         "sphinx-build", "-W", "--keep-going", "-n", "-q", "-b", "html",
         "docs", "docs/_build/html", *session.posargs,
@@ -51,12 +63,19 @@ def docs(session: nox.Session) -> None:
 @nox.session
 @nox.parametrize("broker", list(BROKERS))
 def tests(session: nox.Session, broker: str) -> None:
-    """Run the examples of one broker against that broker, for real."""
+    """Run the examples of one broker against that broker, for real.
+
+    Each broker gets a virtualenv of its own, as a reader's project has: a
+    Redis project has no pika, and Dramatiq behaves differently without it.
+    Tests run several at a time, each test process in a RabbitMQ vhost or
+    Redis database of its own (tests/conftest.py).
+    """
     ensure_running(session, BROKERS[broker])
-    for folder in sorted(EXAMPLES.glob(f"*/{broker}")):
-        run_install_section(session, folder)
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
-    session.run("pytest", "-m", f"{broker} and not reliability", *session.posargs)
+    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+    session.run(
+        "pytest", "-m", f"{broker} and not reliability",
+        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1", *session.posargs,
+    )  # fmt: skip
 
 
 @nox.session(default=False)
@@ -68,17 +87,14 @@ def reliability(session: nox.Session, broker: str) -> None:
     minutes. .ci/run runs it after `nox`.
     """
     ensure_running(session, BROKERS[broker])
-    for folder in sorted(EXAMPLES.glob(f"*/{broker}")):
-        run_install_section(session, folder)
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
+    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
     session.run("pytest", "-m", f"{broker} and reliability", "-rA", *session.posargs)
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """Docs drift checks, pytest-examples on every example, ruff on the rest."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "lint"))
-    install_every_example(session)
+    install(session, ["lint"], EVERY_EXAMPLE)
     session.run(
         "pytest", "-m", "not rabbitmq and not redis and not browser", *session.posargs
     )
@@ -89,8 +105,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def site(session: nox.Session) -> None:
     """Build the site, serve it on 127.0.0.1 and test it in headless Chromium."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "test"))
-    install_every_example(session)
+    install(session, ["test"], EVERY_EXAMPLE)
     session.run("pytest", "-m", "browser", *session.posargs)
 
 
@@ -103,9 +118,7 @@ def bench(session: nox.Session) -> None:
     """
     for broker in BROKERS.values():
         ensure_running(session, broker)
-    for folder in sorted(EXAMPLES.glob("performance/*")):
-        run_install_section(session, folder)
-    session.install(*nox.project.dependency_groups(PYPROJECT, "bench"))
+    install(session, ["bench"], sorted(EXAMPLES.glob("performance/*")))
     session.run("python", "tests/benchmark.py", *session.posargs)
 
 
@@ -124,7 +137,7 @@ def serve(session: nox.Session) -> None:
 @nox.session(default=False)
 def linkcheck(session: nox.Session) -> None:
     """Check the external links of the site (needs the internet)."""
-    session.install(*nox.project.dependency_groups(PYPROJECT, "docs"))
+    install(session, ["docs"])
     session.run(
         "sphinx-build", "-q", "-b", "linkcheck", "docs", "docs/_build/linkcheck"
     )
@@ -146,10 +159,34 @@ def inventories(session: nox.Session) -> None:
         session.log(f"{folder / name}.inv <- {url}")
 
 
-def install_every_example(session: nox.Session) -> None:
-    """Install every example, so pytest can import every test module to select."""
-    for folder in sorted(EXAMPLES.glob("*/*/commands.sh")):
-        run_install_section(session, folder.parent)
+EVERY_EXAMPLE = sorted(path.parent for path in EXAMPLES.glob("*/*/commands.sh"))
+
+
+def install(
+    session: nox.Session, groups: list[str], examples: Sequence[Path] = ()
+) -> None:
+    """Install dependency ``groups`` and the ``examples``, unless already done.
+
+    A reused virtualenv keeps a stamp of what went into it: the same
+    pyproject.toml and the same example install files skip every installer
+    call (tens of them, a few seconds a session).
+    """
+    inputs = hashlib.sha256(Path("pyproject.toml").read_bytes())
+    inputs.update(repr(groups).encode())
+    for folder in examples:
+        for name in ("commands.sh", "requirements.txt"):
+            if (folder / name).is_file():
+                inputs.update(str(folder / name).encode())
+                inputs.update((folder / name).read_bytes())
+    stamp = Path(session.virtualenv.location) / "installed.sha256"
+    if stamp.is_file() and stamp.read_text() == inputs.hexdigest():
+        session.log("Dependencies unchanged since the last install: skipped")
+        return
+    stamp.unlink(missing_ok=True)
+    session.install(*nox.project.dependency_groups(PYPROJECT, *groups))
+    for folder in examples:
+        run_install_section(session, folder)
+    stamp.write_text(inputs.hexdigest())
 
 
 def run_install_section(session: nox.Session, folder: Path) -> None:

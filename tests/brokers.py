@@ -7,9 +7,11 @@ installed, so only the methods that talk to a broker import its client.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 from dataclasses import dataclass
-from urllib.parse import urlsplit
+from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 
 @dataclass(frozen=True)
@@ -45,6 +47,84 @@ class Broker:
             f"Start it with: {self.start_hint}"
         )
 
+    @property
+    def namespace(self) -> str:
+        """The RabbitMQ vhost or the Redis database number that ``url`` names."""
+        path = unquote(urlsplit(self.url).path.removeprefix("/"))
+        if self.name == "rabbitmq":
+            return path or "/"
+        return path or "0"
+
+    def url_in_namespace(self, number: int) -> str:
+        """``url``, moved to test namespace ``number``: vhost guide-N or database N.
+
+        Tests running in parallel each get a namespace of their own, so no
+        test sees, consumes or flushes another test's messages.
+        """
+        parts = urlsplit(self.url)
+        name = f"guide-{number}" if self.name == "rabbitmq" else str(number)
+        return urlunsplit(parts._replace(path="/" + quote(name, safe="")))
+
+    def ensure_namespace(self) -> None:
+        """Create ``url``'s RabbitMQ vhost if it is missing (Redis has 16 databases).
+
+        Through rabbitmqctl when RabbitMQ runs on this machine, else through
+        the management API on port 15672 (the docker compose and GitHub
+        Actions brokers); failing both, raise with the commands to run.
+        """
+        if self.name != "rabbitmq" or self.namespace == "/" or self._vhost_exists():
+            return
+        parts = urlsplit(self.url)
+        user = unquote(parts.username or "guest")
+        vhost = self.namespace
+        if shutil.which("rabbitmqctl") and self.address[0] in LOOPBACK:
+            for command in (
+                ["rabbitmqctl", "add_vhost", vhost],
+                ["rabbitmqctl", "set_permissions", "-p", vhost, user, ".*", ".*", ".*"],
+            ):
+                subprocess.run(command, capture_output=True, check=True, timeout=60)
+            return
+        api = f"http://{self.address[0]}:15672/api"
+        password = unquote(parts.password or "guest")
+        everything = {"configure": ".*", "write": ".*", "read": ".*"}
+        try:
+            _put(f"{api}/vhosts/{quote(vhost, safe='')}", {}, user, password)
+            _put(
+                f"{api}/permissions/{quote(vhost, safe='')}/{quote(user, safe='')}",
+                everything,
+                user,
+                password,
+            )
+        except OSError as error:
+            raise RuntimeError(
+                f"RabbitMQ has no vhost {vhost!r} for parallel tests, and "
+                f"neither rabbitmqctl nor the management API ({error}) could "
+                f"make it. Run `rabbitmqctl add_vhost {vhost}` and "
+                f"`rabbitmqctl set_permissions -p {vhost} {user} '.*' '.*' '.*'` "
+                "where RabbitMQ runs, or run the tests one at a time (-n 0)."
+            ) from None
+
+    def _vhost_exists(self) -> bool:
+        import pika
+
+        try:
+            pika.BlockingConnection(pika.URLParameters(self.url)).close()
+        except pika.exceptions.ConnectionClosedByBroker as error:
+            if "vhost" not in str(error):  # 530 NOT_ALLOWED - vhost not found
+                raise
+            return False
+        except pika.exceptions.ProbableAccessDeniedError:
+            return False  # RabbitMQ 3 ends the handshake on a missing vhost.
+        return True
+
+    def cli_command(self, command: list[str]) -> list[str]:
+        """A redis-cli or rabbitmqctl list command, aimed at ``url``'s namespace."""
+        if command[0] == "redis-cli":
+            return [command[0], "-n", self.namespace, *command[1:]]
+        if command[:2] == ["rabbitmqctl", "list_queues"]:
+            return [*command[:2], "-p", self.namespace, *command[2:]]
+        raise ValueError(f"cannot aim {command[:2]} at a namespace")
+
     def pending(self, queue: str) -> int:
         """Count the messages waiting in ``queue``, delayed ones included."""
         if self.name == "rabbitmq":
@@ -78,6 +158,26 @@ class Broker:
         # Killed workers leave their sets of unacknowledged ids behind.
         acks = client.scan_iter(match=f"dramatiq:__acks__.*.{queue}")
         client.delete(*names, *(f"{name}.msgs" for name in names), *acks)
+
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def _put(url: str, body: dict, user: str, password: str) -> None:
+    """One PUT to RabbitMQ's management API, as JSON, with basic auth."""
+    import base64
+    import json
+    import urllib.request
+
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="PUT",
+        headers={"Content-Type": "application/json", "Authorization": f"Basic {token}"},
+    )
+    with urllib.request.urlopen(request, timeout=10):
+        pass
 
 
 def _rabbitmq_counts(url: str, *queues: str) -> list[int]:

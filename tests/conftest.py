@@ -20,12 +20,24 @@ from processes import Process
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
+# Modules that stay imported across tests: Python's, the virtualenv's, ours.
+LASTING_MODULES = (sys.prefix, sys.base_prefix, str(ROOT / "tests"))
 
 # The commands the tests start (dramatiq, flask, ...) must come from the
 # virtualenv that runs pytest, also when pytest is started by its full path.
 os.environ["PATH"] = os.pathsep.join(
     [str(Path(sys.executable).parent), os.environ["PATH"]]
 )
+
+# Under pytest-xdist each worker process (gw0, gw1, ...) runs its tests in a
+# broker namespace of its own: a RabbitMQ vhost and a Redis database. The
+# examples read their broker URL from the environment, so every worker,
+# web app and command a test starts inherits it.
+if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+    for _broker in BROKERS.values():
+        os.environ[_broker.url_variable] = _broker.url_in_namespace(
+            int(worker.removeprefix("gw")) + 1
+        )
 
 
 class Example:
@@ -80,12 +92,13 @@ class Example:
 
         The examples use absolute imports (``from tasks import add``), as a
         reader's project would, so the folder goes first on ``sys.path`` and
-        modules of an earlier example are forgotten.
+        modules of an earlier test are forgotten: an example's, or one a test
+        wrote to its tmp_path (its actors are bound to that test's broker).
         """
         monkeypatch.syspath_prepend(str(self.path))
         for name in [*sys.modules]:
             mod_file = getattr(sys.modules[name], "__file__", None) or ""
-            if mod_file.startswith(str(EXAMPLES)):
+            if mod_file and not mod_file.startswith(LASTING_MODULES):
                 monkeypatch.delitem(sys.modules, name)
         for path in self.path.glob("*.py"):
             monkeypatch.delitem(sys.modules, path.stem, raising=False)
@@ -115,10 +128,25 @@ def example_params(topic: str) -> list:
     ]
 
 
-def ready(example: Example, queues: tuple[str, ...]) -> Iterator[Example]:
-    """Check the example's broker is up, and leave ``queues`` empty before and after."""
+_namespaces_ready: set[str] = set()
+
+
+def reachable(example: Example) -> Example:
+    """Fail in one line unless the example's broker (and namespace) answers."""
     if not example.broker.is_reachable():
         pytest.fail(example.broker.unreachable_message(), pytrace=False)
+    if example.broker.name not in _namespaces_ready:
+        try:
+            example.broker.ensure_namespace()
+        except RuntimeError as error:
+            pytest.fail(str(error), pytrace=False)
+        _namespaces_ready.add(example.broker.name)
+    return example
+
+
+def ready(example: Example, queues: tuple[str, ...]) -> Iterator[Example]:
+    """Check the example's broker is up, and leave ``queues`` empty before and after."""
+    reachable(example)
     for queue in queues:
         example.broker.flush(queue)
     yield example
@@ -142,3 +170,28 @@ def run_against_flask(command: str, port: int, *, shell: bool = False) -> str:
         timeout=10,
         check=True,
     ).stdout
+
+
+# Under pytest-xdist, longest tests first, by the times of their last run:
+# a long test started last would finish last. (Run one at a time, tests keep
+# their file order, so module-scoped fixtures are made once.)
+DURATIONS = "guide/durations"
+_durations: dict[str, float] = {}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    if not hasattr(config, "workerinput"):
+        return
+    known = config.cache.get(DURATIONS, {})
+    items.sort(key=lambda item: -known.get(item.nodeid, 0.0))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _durations[report.nodeid] = _durations.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if hasattr(session.config, "workerinput"):
+        return  # A pytest-xdist worker: the main process saves every test's time.
+    known = session.config.cache.get(DURATIONS, {})
+    session.config.cache.set(DURATIONS, {**known, **_durations})

@@ -26,7 +26,7 @@ def test_github_workflow_runs_the_readme_command_against_both_brokers() -> None:
     workflow = load(".github/workflows/ci.yml")
     [job] = workflow["jobs"].values()
     assert set(job["services"]) == {"rabbitmq", "redis"}
-    assert {"5672:5672", "6379:6379"} == {
+    assert {"5672:5672", "15672:15672", "6379:6379"} == {
         port for service in job["services"].values() for port in service["ports"]
     }
     assert job["strategy"]["matrix"]["python"][0] == "3.10"
@@ -40,7 +40,8 @@ def test_ci_script_runs_the_readme_command_verbatim() -> None:
 
 def test_compose_file_publishes_both_brokers_on_their_standard_ports() -> None:
     services = load("compose.yaml")["services"]
-    assert services["rabbitmq"]["ports"] == ["5672:5672"]
+    # The management API too, on loopback: the parallel tests make vhosts there.
+    assert services["rabbitmq"]["ports"] == ["5672:5672", "127.0.0.1:15672:15672"]
     assert services["redis"]["ports"] == ["6379:6379"]
     assert all("healthcheck" in service for service in services.values())
 

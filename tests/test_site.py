@@ -1,7 +1,8 @@
 """The built site, as a reader uses it, in a real headless Chromium.
 
-Run by `nox -s site`. The site is built from docs/ into a temporary folder
-and served on 127.0.0.1; screenshots go to docs/_build/screenshots/.
+Run by `nox -s site`. The site is built from docs/ into docs/_build/html,
+as `nox -s docs` builds it, and served on 127.0.0.1; screenshots go to
+docs/_build/screenshots/.
 """
 
 from __future__ import annotations
@@ -69,15 +70,19 @@ class GzipHandler(SimpleHTTPRequestHandler):
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
-    """Build the HTML site and serve it; yield its base URL and its folder."""
-    out = tmp_path_factory.mktemp("site")
+def site() -> Iterator[tuple[str, Path]]:
+    """Build the HTML site and serve it; yield its base URL and its folder.
+
+    It is `nox -s docs`'s build, brought up to date: after that session,
+    Sphinx finds nothing to rebuild.
+    """
     docs = ROOT / "docs"
-    Sphinx(docs, docs, out / "html", out / "doctrees", "html", status=None).build()
-    handler = functools.partial(GzipHandler, directory=out / "html")
+    html = docs / "_build" / "html"
+    Sphinx(docs, docs, html, html / ".doctrees", "html", status=None).build()
+    handler = functools.partial(GzipHandler, directory=html)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/", out / "html"
+    yield f"http://127.0.0.1:{server.server_port}/", html
     server.shutdown()
 
 
@@ -126,7 +131,7 @@ def test_every_page_loads_clean_and_light(
         loaded: list[int] = []
         listener = functools.partial(record_size, loaded)
         page.on("requestfinished", listener)
-        page.goto(url, wait_until="networkidle")
+        page.goto(url, wait_until="load")  # every script, style and image
         page.remove_listener("requestfinished", listener)
         weights[html.name] = sum(loaded)
 
