@@ -32,10 +32,12 @@ nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
 
-# Machines that set PYTHONDONTWRITEBYTECODE (CI images often do) would
-# recompile Flask, Dramatiq and the rest from source in every process a test
-# starts: about 0.4 s of CPU each. uv compiles them once, at install.
-os.environ.setdefault("UV_COMPILE_BYTECODE", "1")
+# Keep compiled bytecode, in .nox/pycache, even where PYTHONDONTWRITEBYTECODE
+# is set (CI images often set it). Without it, every process a test starts
+# recompiles Flask, Dramatiq and the rest from source (0.4 s of CPU each), and
+# every pytest process rewrites every test module's asserts again.
+os.environ["PYTHONDONTWRITEBYTECODE"] = ""
+os.environ["PYTHONPYCACHEPREFIX"] = str(Path(__file__).parent / ".nox" / "pycache")
 
 PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Test processes at once. Most of a test's time is spent waiting on a worker
@@ -72,9 +74,12 @@ def tests(session: nox.Session, broker: str) -> None:
     """
     ensure_running(session, BROKERS[broker])
     install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+    # Hand out one test at a time, longest first (tests/conftest.py sorts
+    # them by their last run): no process is left with a queue of long ones.
     session.run(
         "pytest", "-m", f"{broker} and not reliability",
-        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1", *session.posargs,
+        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
+        *session.posargs,
     )  # fmt: skip
 
 
@@ -106,7 +111,7 @@ def lint(session: nox.Session) -> None:
 def site(session: nox.Session) -> None:
     """Build the site, serve it on 127.0.0.1 and test it in headless Chromium."""
     install(session, ["test"], EVERY_EXAMPLE)
-    session.run("pytest", "-m", "browser", *session.posargs)
+    session.run("pytest", "-m", "browser", "tests/test_site.py", *session.posargs)
 
 
 @nox.session(default=False)
