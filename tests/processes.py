@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import shlex
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 
 
@@ -24,10 +25,37 @@ def wait_for(
 
 
 def free_port() -> int:
-    """A TCP port nothing listens on (the OS picked it, then we let it go)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    """A TCP port nothing uses now, for a server a test is about to start.
+
+    Not one from bind(0): those come from the kernel's ephemeral range, where
+    it also picks the local ports of outgoing connections, and a worker's
+    connection to the broker could take the port before the server binds it.
+    Each pytest-xdist process hands out ports in turn from a block of its own
+    below that range, so parallel tests never get the same one either.
+    """
+    for _ in range(PORTS_PER_PROCESS):
+        port = next(_ports)
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # Taken by something else on this machine.
+            return port
+    raise RuntimeError(f"no free port in this test process's block at {port}")
+
+
+def _port_cycle() -> Iterator[int]:
+    with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+        ephemeral_low = int(ranges.read().split()[0])
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    first = FIRST_TEST_PORT + worker * PORTS_PER_PROCESS
+    assert first + PORTS_PER_PROCESS <= ephemeral_low, "test ports overlap"
+    return itertools.cycle(range(first, first + PORTS_PER_PROCESS))
+
+
+FIRST_TEST_PORT = 20_000
+PORTS_PER_PROCESS = 1_000
+_ports = _port_cycle()
 
 
 def port_is_open(port: int) -> bool:

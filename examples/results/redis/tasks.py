@@ -25,15 +25,19 @@ def record_key(message_id: str) -> str:
 
 
 class TaskRecordBackend(RedisBackend):
-    """A RedisBackend that makes each task's record expire with its result."""
+    """A RedisBackend that makes each task's record expire with its result.
+
+    Each method shortens the record before it stores the result, so whoever
+    can read a result finds a record that already expires with it.
+    """
 
     def store_result(self, message: Message, result: object, ttl: int) -> None:
-        super().store_result(message, result, ttl)
         self.client.pexpire(record_key(message.message_id), ttl)
+        super().store_result(message, result, ttl)
 
     def store_exception(self, message: Message, exception: Exception, ttl: int) -> None:
-        super().store_exception(message, exception, ttl)
         self.client.pexpire(record_key(message.message_id), ttl)
+        super().store_exception(message, exception, ttl)
 
 
 # [docs:results]
