@@ -180,7 +180,7 @@ _durations: dict[str, float] = {}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
-    if not hasattr(config, "workerinput"):
+    if not hasattr(config, "workerinput") or not hasattr(config, "cache"):
         return
     known = config.cache.get(DURATIONS, {})
     items.sort(key=lambda item: -known.get(item.nodeid, 0.0))
@@ -191,7 +191,7 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if hasattr(session.config, "workerinput"):
-        return  # A pytest-xdist worker: the main process saves every test's time.
+    if hasattr(session.config, "workerinput") or not hasattr(session.config, "cache"):
+        return  # A pytest-xdist worker (the main process saves), or no cache.
     known = session.config.cache.get(DURATIONS, {})
     session.config.cache.set(DURATIONS, {**known, **_durations})
