@@ -16,7 +16,7 @@ from flask import Flask
 
 from brokers import BROKERS, Broker
 from markers import marked_lines
-from processes import Process
+from processes import Process, parallel_number
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -33,11 +33,9 @@ os.environ["PATH"] = os.pathsep.join(
 # broker namespace of its own: a RabbitMQ vhost and a Redis database. The
 # examples read their broker URL from the environment, so every worker,
 # web app and command a test starts inherits it.
-if worker := os.environ.get("PYTEST_XDIST_WORKER"):
+if (number := parallel_number()) is not None:
     for _broker in BROKERS.values():
-        os.environ[_broker.url_variable] = _broker.url_in_namespace(
-            int(worker.removeprefix("gw")) + 1
-        )
+        os.environ[_broker.url_variable] = _broker.url_in_namespace(number + 1)
 
 
 class Example:

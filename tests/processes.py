@@ -24,6 +24,12 @@ def wait_for(
         time.sleep(interval)
 
 
+def parallel_number() -> int | None:
+    """This pytest-xdist process's number (gw3 is 3), or None outside xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    return int(worker.removeprefix("gw")) if worker else None
+
+
 def free_port() -> int:
     """A TCP port nothing uses now, for a server a test is about to start.
 
@@ -33,6 +39,9 @@ def free_port() -> int:
     Each pytest-xdist process hands out ports in turn from a block of its own
     below that range, so parallel tests never get the same one either.
     """
+    global _ports
+    if _ports is None:
+        _ports = _port_cycle()
     for _ in range(PORTS_PER_PROCESS):
         port = next(_ports)
         with socket.socket() as sock:
@@ -45,17 +54,19 @@ def free_port() -> int:
 
 
 def _port_cycle() -> Iterator[int]:
-    with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
-        ephemeral_low = int(ranges.read().split()[0])
-    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
-    first = FIRST_TEST_PORT + worker * PORTS_PER_PROCESS
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as ranges:
+            ephemeral_low = int(ranges.read().split()[0])
+    except FileNotFoundError:
+        ephemeral_low = 49_152  # Not Linux: the IANA range, as macOS uses.
+    first = FIRST_TEST_PORT + (parallel_number() or 0) * PORTS_PER_PROCESS
     assert first + PORTS_PER_PROCESS <= ephemeral_low, "test ports overlap"
     return itertools.cycle(range(first, first + PORTS_PER_PROCESS))
 
 
 FIRST_TEST_PORT = 20_000
 PORTS_PER_PROCESS = 1_000
-_ports = _port_cycle()
+_ports: Iterator[int] | None = None
 
 
 def port_is_open(port: int) -> bool:

@@ -545,6 +545,36 @@ def test_a_key_reused_for_another_file_answers_422_and_queues_nothing(
     assert example.broker.pending(QUEUE) == 2
 
 
+def finish_on_a_second_worker(
+    example: Example, folder: Folder, held: HeldFile, import_id: str
+) -> tuple[Process, float]:
+    """Start a second worker, wait for it to run the lost import again, then
+    feed the held file so the import finishes, and stop the worker.
+
+    Returns the stopped worker and the time (monotonic) it began the import.
+    """
+    second = start(example, "worker", folder, "worker-2")
+    try:
+        watch(
+            [second],
+            lambda: runs(second.output())[import_id],
+            timeout=HEARTBEAT_TIMEOUT_S + 30,
+            what="the import to run again",
+        )
+        ran_again = time.monotonic()
+        held.feed("sku,quantity\nA-1,3\n", timeout=10)
+        watch(
+            [second],
+            lambda: imported(second.output())[import_id],
+            timeout=10,
+            what="the import to finish",
+        )
+        assert stop(second) == 0
+    finally:
+        second.kill_group()
+    return second, ran_again
+
+
 # -- 1. A worker crashes in the middle of an import -------------------------------------
 
 
@@ -555,7 +585,6 @@ def test_import_of_a_killed_worker_runs_again_on_a_new_worker(
     held = HeldFile(folder, "held.csv")
     import_id = f"crash-{uuid.uuid4().hex}"
     first = start(example, "worker", folder, "worker-1")
-    second = None
     try:
         send(example, monkeypatch, import_id, "held.csv")
         watch(
@@ -569,27 +598,10 @@ def test_import_of_a_killed_worker_runs_again_on_a_new_worker(
         os.killpg(first.popen.pid, signal.SIGKILL)
         first.popen.wait(10)
         killed = time.monotonic()
-        second = start(example, "worker", folder, "worker-2")
-        watch(
-            [second],
-            lambda: runs(second.output())[import_id],
-            timeout=HEARTBEAT_TIMEOUT_S + 30,
-            what="the import to run again",
-        )
-        redelivery = time.monotonic() - killed
-
-        held.feed("sku,quantity\nA-1,3\n", timeout=10)
-        watch(
-            [second],
-            lambda: imported(second.output())[import_id],
-            timeout=10,
-            what="the import to finish",
-        )
-        assert stop(second) == 0
+        second, ran_again = finish_on_a_second_worker(example, folder, held, import_id)
+        redelivery = ran_again - killed
     finally:
         first.kill_group()
-        if second:
-            second.kill_group()
 
     print(
         f"\n[{example.broker.label}] worker killed -> import running on a new worker: "
@@ -685,7 +697,6 @@ def test_a_shutdown_timeout_below_the_import_cuts_it_off_and_exits_0(
     first = start(
         example, "worker", folder, "worker-1", "--worker-shutdown-timeout 1000"
     )
-    second = None
     try:
         send(example, monkeypatch, import_id, "held.csv")
         watch(
@@ -698,27 +709,11 @@ def test_a_shutdown_timeout_below_the_import_cuts_it_off_and_exits_0(
         began = time.monotonic()
         exit_code = first.popen.wait(30)
         exited = time.monotonic()
-        second = start(example, "worker", folder, "worker-2")
-        watch(
-            [second],
-            lambda: runs(second.output())[import_id],
-            timeout=HEARTBEAT_TIMEOUT_S + 30,
-            what="the cut-off import to run again",
-        )
+        second, ran_again = finish_on_a_second_worker(example, folder, held, import_id)
         # From the SIGTERM: the worker's heartbeat went on until its exit.
-        redelivery = time.monotonic() - began
-        held.feed("sku,quantity\nA-1,3\n", timeout=10)
-        watch(
-            [second],
-            lambda: imported(second.output())[import_id],
-            timeout=10,
-            what="the import to finish",
-        )
-        assert stop(second) == 0
+        redelivery = ran_again - began
     finally:
         first.kill_group()
-        if second:
-            second.kill_group()
 
     print(
         f"\n[{example.broker.label}] SIGTERM with a 1 s shutdown timeout -> exit "
