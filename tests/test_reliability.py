@@ -25,7 +25,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
@@ -85,7 +85,7 @@ class Folder:
         self.uploads.mkdir(exist_ok=True)
         self.env = {
             "UPLOADS_DIR": str(self.uploads),
-            "IMPORTS_DONE_DB": str(self.tmp_path / "done.sqlite3"),
+            "IMPORTS_DB": str(self.tmp_path / "imports.sqlite3"),
             "IMPORT_KEYS_DB": str(self.tmp_path / "keys.sqlite3"),
             # gunicorn puts its control socket there: keep it in the test's folder.
             "XDG_RUNTIME_DIR": str(self.tmp_path),
@@ -98,14 +98,25 @@ class Folder:
 
     def done(self) -> set[str]:
         """The import ids in the example's record of done imports."""
-        path = self.tmp_path / "done.sqlite3"
+        return {import_id for (import_id,) in self.query("SELECT import_id FROM done")}
+
+    def rows(self) -> Counter[str]:
+        """How many rows the example's database holds for each import id."""
+        query = "SELECT import_id, COUNT(*) FROM imported_rows GROUP BY import_id"
+        return Counter(dict(self.query(query)))
+
+    def query(self, sql: str) -> list[tuple]:
+        """The rows of ``sql`` in the example's database, read-only; none before it exists."""
+        path = self.tmp_path / "imports.sqlite3"
         if not path.exists():
-            return set()
-        with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30) as db:
+            return []
+        with closing(
+            sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+        ) as db:
             try:
-                return {row[0] for row in db.execute("SELECT import_id FROM done")}
-            except sqlite3.OperationalError:  # The worker has not made the table yet.
-                return set()
+                return db.execute(sql).fetchall()
+            except sqlite3.OperationalError:  # The worker has not made the tables yet.
+                return []
 
 
 def start(
@@ -510,6 +521,49 @@ def test_the_guides_request_sent_twice_imports_the_file_once(
     assert [json.loads(answer) for answer in answers] == [{"import_id": "5b7e0c2a"}] * 2
     assert imported(worker.output()) == {"5b7e0c2a": 1}
     assert "Import 5b7e0c2a: imported 2 rows from orders.csv." in worker.output()
+    assert folder.rows() == {"5b7e0c2a": 2}
+
+
+def test_two_copies_running_at_once_import_the_file_once(
+    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Both copies pass the is_done() check; the transaction lets one import.
+
+    The test holds the database's write lock until both copies have read the
+    file, so both are sure to be past the check at the same time. A
+    check-then-record actor would import twice here.
+    """
+    folder = Folder(tmp_path)
+    (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
+    import_id = f"twin-{uuid.uuid4().hex}"
+    monkeypatch.setenv("IMPORTS_DB", folder.env["IMPORTS_DB"])
+    lock = example.load("imports_db", monkeypatch).connect()  # Makes the tables.
+    worker = start(example, "worker", folder, "worker")
+    try:
+        lock.execute("BEGIN IMMEDIATE")
+        for _ in range(2):
+            send(example, monkeypatch, import_id, "orders.csv")
+        watch(
+            [worker],
+            lambda: runs(worker.output())[import_id] == 2,
+            timeout=30,
+            what="both copies to read the file",
+        )
+        lock.rollback()
+        watch(
+            [worker],
+            lambda: skipped(worker.output())[import_id] == 1,
+            timeout=30,
+            what="the second copy to be skipped",
+        )
+        assert stop(worker) == 0
+    finally:
+        lock.close()
+        worker.kill_group()
+
+    assert imported(worker.output()) == {import_id: 1}
+    assert folder.rows() == {import_id: 2}
+    assert example.broker.pending(QUEUE) == 0
 
 
 def test_a_key_reused_for_another_file_answers_422_and_queues_nothing(
@@ -874,6 +928,9 @@ def test_5000_posts_are_processed_exactly_once(
     )
     assert statuses == {202: 5050}
     assert folder.done() == set(keys)
+    assert folder.rows() == dict.fromkeys(keys, 2), (
+        "an import's rows were written twice"
+    )
     output = worker.output()
     assert runs(output) == dict.fromkeys(keys, 1), "an import ran twice, or never"
     assert skipped(output) == dict.fromkeys(keys[:50], 1)

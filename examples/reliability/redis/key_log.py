@@ -1,6 +1,6 @@
 """The Idempotency-Key of every import the app accepted, with its file name.
 
-The app's own record, as done_log.py is the worker's: SQLite keeps the keys
+The app's own record, as imports_db.py is the worker's: SQLite keeps the keys
 in one file, shared by every gunicorn process and thread.
 """
 

@@ -2,13 +2,14 @@
 
 import logging
 import os
+from contextlib import closing
 from pathlib import Path
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-from done_log import already_done, record_done
+import imports_db
 
 # [docs:broker]
 broker = RedisBroker(
@@ -24,9 +25,12 @@ broker = RedisBroker(
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
 
-# What .send() raises when Redis cannot be reached: redis-py's own error,
-# not Dramatiq's.
-BROKER_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+# What .send() raises when Redis cannot be reached, or does not answer within
+# redis-py's socket timeout (5 s): redis-py's own errors, not Dramatiq's.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 # [docs:broker:end]
 
 # [docs:settings]
@@ -50,17 +54,27 @@ logger = logging.getLogger(__name__)
     max_backoff=MAX_BACKOFF_MS,
 )
 def import_file(import_id: str, name: str) -> None:
-    # Every copy of the message carries the same import id: skip the copies.
-    if already_done(import_id):
-        logger.info("Import %s was done before; skipping this copy.", import_id)
-        return
+    with closing(imports_db.connect()) as db:
+        # Every copy of the message carries the same import id: skip the copies
+        # of a finished import, without reading its file again.
+        if imports_db.is_done(db, import_id):
+            logger.info("Import %s was done before; skipping this copy.", import_id)
+            return
 
-    logger.info("Import %s: importing %s.", import_id, name)
-    # A missing file raises FileNotFoundError: Dramatiq retries the message,
-    # and moves it to the dead-letter queue once the retry budget is spent.
-    with open(UPLOADS_DIR / name, encoding="utf-8") as upload:
-        # Stands for your real import: here, count the rows.
-        rows = sum(1 for _ in upload)
+        logger.info("Import %s: importing %s.", import_id, name)
+        # A missing file raises FileNotFoundError: Dramatiq retries the message,
+        # and moves it to the dead-letter queue once the retry budget is spent.
+        # Read before the transaction, so a slow file never holds the lock.
+        with open(UPLOADS_DIR / name, encoding="utf-8") as upload:
+            lines = upload.readlines()
 
-    record_done(import_id)
+        # One transaction: it commits the rows and the done mark together, or
+        # neither if the worker dies first. Two copies that got this far at
+        # the same time take turns here, and the second one writes nothing.
+        with db:
+            if not imports_db.mark_done(db, import_id):
+                logger.info("Import %s was done before; skipping this copy.", import_id)
+                return
+            rows = imports_db.save_rows(db, import_id, lines)
+
     logger.info("Import %s: imported %d rows from %s.", import_id, rows, name)

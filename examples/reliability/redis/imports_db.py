@@ -1,0 +1,58 @@
+"""The import's database: the rows it imported, and the ids of the imports done.
+
+SQLite keeps both in one file on the worker's disk, shared by every worker
+process and thread. An import writes its rows and its id in one transaction,
+so every copy of its message sees either both or neither.
+"""
+
+import os
+import sqlite3
+from collections.abc import Iterable
+
+PATH = os.environ.get("IMPORTS_DB", "imports.sqlite3")
+
+
+def connect() -> sqlite3.Connection:
+    # A new connection per task: sqlite3 refuses to share one between threads.
+    # timeout: wait up to 30 s while another import holds the write lock.
+    # isolation_level="IMMEDIATE": the first write of a transaction takes the
+    # write lock, so a second import waits there, not at the commit.
+    db = sqlite3.connect(PATH, timeout=30, isolation_level="IMMEDIATE")
+    with db:
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS done ("
+            " import_id TEXT PRIMARY KEY,"
+            " done_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+        )
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS imported_rows ("
+            " import_id TEXT NOT NULL REFERENCES done,"
+            " line TEXT NOT NULL)"
+        )
+    return db
+
+
+def is_done(db: sqlite3.Connection, import_id: str) -> bool:
+    query = "SELECT 1 FROM done WHERE import_id = ?"
+    return db.execute(query, (import_id,)).fetchone() is not None
+
+
+def mark_done(db: sqlite3.Connection, import_id: str) -> bool:
+    """Record the import as done in db's transaction; False if it was done before.
+
+    A copy running at the same time holds the write lock until it commits or
+    rolls back, so this waits for it, then sees its outcome.
+    """
+    cursor = db.execute(
+        "INSERT OR IGNORE INTO done (import_id) VALUES (?)", (import_id,)
+    )
+    return cursor.rowcount == 1
+
+
+def save_rows(db: sqlite3.Connection, import_id: str, lines: Iterable[str]) -> int:
+    """Store the lines as the import's rows, in db's transaction; how many."""
+    cursor = db.executemany(
+        "INSERT INTO imported_rows (import_id, line) VALUES (?, ?)",
+        ((import_id, line.rstrip("\n")) for line in lines),
+    )
+    return cursor.rowcount
