@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 import os
 import shlex
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -16,7 +17,7 @@ from flask import Flask
 
 from brokers import BROKERS, Broker
 from markers import marked_lines
-from processes import Process, parallel_number
+from processes import Process, free_port, parallel_number
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -150,6 +151,23 @@ def ready(example: Example, queues: tuple[str, ...]) -> Iterator[Example]:
     yield example
     for queue in queues:
         example.broker.flush(queue)
+
+
+def hung_broker_url(broker: Broker) -> Iterator[str]:
+    """A URL for ``broker`` whose server accepts connections and never answers.
+
+    The kernel completes the TCP handshake for a listening socket that never
+    calls accept(), as for a frozen or overloaded broker. The URL gives up
+    after 1 s instead of the clients' defaults (pika 15 s, redis-py 5 s).
+    """
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", free_port()))
+        server.listen(8)
+        port = server.getsockname()[1]
+        if broker.name == "rabbitmq":
+            yield f"amqp://127.0.0.1:{port}/?stack_timeout=1"
+        else:
+            yield f"redis://127.0.0.1:{port}/0?socket_timeout=1"
 
 
 def run_against_flask(command: str, port: int, *, shell: bool = False) -> str:

@@ -11,6 +11,7 @@ import ast
 import re
 import shlex
 import string
+import sys
 from collections.abc import Iterator
 from urllib.parse import quote
 
@@ -20,7 +21,7 @@ from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from conftest import Example, every_example_params, reachable
+from conftest import Example, every_example_params, hung_broker_url, reachable
 from processes import free_port
 
 ALWAYS_TRIED = ["x", "y", "email", "address", "username", "id", "n"]
@@ -151,3 +152,30 @@ def test_random_requests_never_get_5xx_and_only_202_enqueues(
 
     check()
     assert pending(example) == accepted
+
+
+def test_broker_errors_catch_what_a_hung_broker_raises(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A broker that accepts connections and never answers gets a 503, not a 500.
+
+    Every view catches ``BROKER_ERRORS`` to answer 503, so each example's
+    tuple must hold what its own broker raises then: not only refused
+    connections (the 503 tests of each chapter) but also the clients'
+    timeouts, which Dramatiq does not wrap.
+    """
+    for url in hung_broker_url(example.broker):
+        monkeypatch.setenv(example.broker.url_variable, url)
+        example.web_app(monkeypatch)
+        # The results example names its tuple CONNECTION_ERRORS: it also
+        # covers the result store.
+        [broker_errors] = {
+            getattr(module, name)
+            for module in list(sys.modules.values())
+            if str(getattr(module, "__file__", "")).startswith(str(example.path))
+            for name in ("BROKER_ERRORS", "CONNECTION_ERRORS")
+            if hasattr(module, name)
+        }
+        actor = next(iter(dramatiq.get_broker().actors.values()))
+        with pytest.raises(broker_errors):
+            actor.send()

@@ -12,7 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Example, example_params, ready, run_against_flask
+from conftest import (
+    Example,
+    example_params,
+    hung_broker_url,
+    ready,
+    run_against_flask,
+)
 from output import assert_shown_in_order
 from processes import free_port, port_is_open, wait_for
 
@@ -84,12 +90,20 @@ def test_valid_input_enqueues_exactly_one_message(
     assert example.broker.pending(QUEUE) == 1
 
 
+@pytest.fixture(params=["refused", "hung"])
+def broken_url(request: pytest.FixtureRequest, example: Example) -> Iterator[str]:
+    """A broker URL where nothing listens, or where a server never answers."""
+    if request.param == "hung":
+        yield from hung_broker_url(example.broker)
+    else:
+        scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
+        yield f"{scheme}://127.0.0.1:{free_port()}"
+
+
 def test_unreachable_broker_answers_503_with_one_clear_line(
-    example: Example, monkeypatch: pytest.MonkeyPatch
+    example: Example, broken_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    closed = free_port()
-    scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
-    monkeypatch.setenv(example.broker.url_variable, f"{scheme}://127.0.0.1:{closed}")
+    monkeypatch.setenv(example.broker.url_variable, broken_url)
     app = example.load("app", monkeypatch).app
 
     response = app.test_client().post("/add", data={"x": "1", "y": "2"})

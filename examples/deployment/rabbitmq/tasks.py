@@ -5,6 +5,7 @@ import ssl
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 # [docs:broker]
 # The whole URL, password and TLS included, comes from the environment.
@@ -18,10 +19,13 @@ broker = RabbitmqBroker(
 )
 dramatiq.set_broker(broker)
 
-# What .send() raises when RabbitMQ cannot be reached. With amqps://, pika
-# raises TLS errors as they are, such as a certificate it cannot verify.
+# What .send() raises when RabbitMQ cannot be reached. Dramatiq wraps only
+# some of pika's errors: pika raises a handshake that gets no answer within
+# 15 s, and with amqps:// a TLS error such as a certificate it cannot
+# verify, as they are.
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
+    AMQPConnectorException,
     ssl.SSLError,
 )
 # [docs:broker:end]

@@ -9,6 +9,7 @@ from email.utils import formatdate
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from sent_log import already_sent, record_sent
 
@@ -23,8 +24,13 @@ broker = RabbitmqBroker(
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
 
-# What .send() raises when RabbitMQ cannot be reached.
-BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
+# What .send() raises when RabbitMQ cannot be reached, or does not answer
+# within pika's handshake timeout (15 s): Dramatiq wraps the first, not the
+# second.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    dramatiq.errors.BrokerConnectionError,
+    AMQPConnectorException,
+)
 # [docs:broker:end]
 
 # [docs:settings]

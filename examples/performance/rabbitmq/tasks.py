@@ -8,6 +8,7 @@ from email.message import EmailMessage
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 # [docs:broker]
 broker = RabbitmqBroker(
@@ -20,8 +21,13 @@ broker = RabbitmqBroker(
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
 
-# What .send() raises when RabbitMQ cannot be reached.
-BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
+# What .send() raises when RabbitMQ cannot be reached, or does not answer
+# within pika's handshake timeout (15 s): Dramatiq wraps the first, not the
+# second.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    dramatiq.errors.BrokerConnectionError,
+    AMQPConnectorException,
+)
 # [docs:broker:end]
 
 # [docs:slow-work]

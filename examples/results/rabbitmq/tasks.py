@@ -9,6 +9,7 @@ from dramatiq import Message
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 # Dramatiq has no result backend for RabbitMQ: results go to Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -20,10 +21,13 @@ broker = RabbitmqBroker(
 )
 
 # What the broker (RabbitMQ) and the result store (Redis) raise when they
-# cannot be reached.
+# cannot be reached, or do not answer in time: pika's handshake timeout
+# (15 s) and redis-py's socket timeout (5 s), which Dramatiq does not wrap.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
+    AMQPConnectorException,
     redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
 )
 # [docs:broker:end]
 

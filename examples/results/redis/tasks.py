@@ -13,9 +13,13 @@ from dramatiq.results.backends import RedisBackend
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 broker = RedisBroker(url=REDIS_URL)
 
-# What the broker and the result store raise when Redis cannot be reached:
-# redis-py's own error, not Dramatiq's.
-CONNECTION_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+# What the broker and the result store raise when Redis cannot be reached,
+# or does not answer within redis-py's socket timeout (5 s): redis-py's own
+# errors, not Dramatiq's.
+CONNECTION_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 # [docs:broker:end]
 
 

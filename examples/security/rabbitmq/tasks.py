@@ -4,6 +4,7 @@ import os
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 # [docs:broker]
 broker = RabbitmqBroker(
@@ -14,7 +15,10 @@ broker = RabbitmqBroker(
 )
 dramatiq.set_broker(broker)
 
-BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    dramatiq.errors.BrokerConnectionError,
+    AMQPConnectorException,
+)
 # [docs:broker:end]
 
 

@@ -14,7 +14,10 @@ broker = RedisBroker(
 )
 dramatiq.set_broker(broker)
 
-BROKER_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 # [docs:broker:end]
 
 

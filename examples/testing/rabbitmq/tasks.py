@@ -5,6 +5,7 @@ import os
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 # [docs:broker]
 broker: dramatiq.Broker
@@ -24,8 +25,13 @@ else:
 dramatiq.set_broker(broker)
 # [docs:broker:end]
 
-# What .send() raises when RabbitMQ cannot be reached.
-BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
+# What .send() raises when RabbitMQ cannot be reached, or does not answer
+# within pika's handshake timeout (15 s): Dramatiq wraps the first, not the
+# second.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    dramatiq.errors.BrokerConnectionError,
+    AMQPConnectorException,
+)
 
 
 @dramatiq.actor(queue_name="testing")

@@ -22,9 +22,12 @@ else:
 dramatiq.set_broker(broker)
 # [docs:broker:end]
 
-# What .send() raises when Redis cannot be reached: redis-py's own error,
-# not Dramatiq's.
-BROKER_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+# What .send() raises when Redis cannot be reached, or does not answer within
+# redis-py's socket timeout (5 s): redis-py's own errors, not Dramatiq's.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 @dramatiq.actor(queue_name="testing")

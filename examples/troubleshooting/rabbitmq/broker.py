@@ -6,6 +6,7 @@ import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 # Dramatiq has no result backend for RabbitMQ: results go to Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -22,5 +23,10 @@ broker.add_middleware(Results(backend=RedisBackend(url=REDIS_URL)))
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
 
-# What .send() raises when RabbitMQ cannot be reached.
-BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
+# What .send() raises when RabbitMQ cannot be reached, or does not answer
+# within pika's handshake timeout (15 s): Dramatiq wraps the first, not the
+# second.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    dramatiq.errors.BrokerConnectionError,
+    AMQPConnectorException,
+)

@@ -14,9 +14,12 @@ broker = RedisBroker(
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
 
-# What .send() raises when Redis cannot be reached: redis-py's own error,
-# not Dramatiq's.
-BROKER_ERRORS: tuple[type[Exception], ...] = (redis.exceptions.ConnectionError,)
+# What .send() raises when Redis cannot be reached, or does not answer within
+# redis-py's socket timeout (5 s): redis-py's own errors, not Dramatiq's.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+)
 
 
 @dramatiq.actor(queue_name="tuning")

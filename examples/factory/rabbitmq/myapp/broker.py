@@ -4,6 +4,7 @@ import os
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
+from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 # The URL comes from the environment, not from app.config: this module runs
 # at import time, before any app exists. Building the broker does not
@@ -18,5 +19,10 @@ broker = RabbitmqBroker(
 # module, so make this broker the global one.
 dramatiq.set_broker(broker)
 
-# What .send() raises when RabbitMQ cannot be reached.
-BROKER_ERRORS: tuple[type[Exception], ...] = (dramatiq.errors.BrokerConnectionError,)
+# What .send() raises when RabbitMQ cannot be reached, or does not answer
+# within pika's handshake timeout (15 s): Dramatiq wraps the first, not the
+# second.
+BROKER_ERRORS: tuple[type[Exception], ...] = (
+    dramatiq.errors.BrokerConnectionError,
+    AMQPConnectorException,
+)
