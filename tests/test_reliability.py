@@ -884,10 +884,28 @@ def guide_command(example: Example, section: str, folder: Folder) -> str:
 # -- 3. Load: 5,000 POSTs through gunicorn --------------------------------------
 
 
+def failures(output: str) -> Counter[str]:
+    """How many attempts of each import raised, for Dramatiq to retry."""
+    pattern = r"Failed to process message import_file\('([^']+)'"
+    return Counter(re.findall(pattern, output))
+
+
+def settled(output: str, retried_keys: list[str]) -> bool:
+    """The client's retried keys were skipped, and every failed import's retry ran."""
+    done_or_skipped = imported(output) + skipped(output)
+    return all(skipped(output)[key] for key in retried_keys) and all(
+        done_or_skipped[key] for key in failures(output)
+    )
+
+
 def test_5000_posts_are_processed_exactly_once(
     example: Example, tmp_path: Path
 ) -> None:
-    folder = Folder(tmp_path)
+    # Retry a failed attempt within a second (the page's budget waits 10 s or
+    # more), so the test can wait for every retry to end.
+    folder = Folder(
+        tmp_path, env={"IMPORT_MIN_BACKOFF_MS": "100", "IMPORT_MAX_BACKOFF_MS": "1000"}
+    )
     (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
     keys = [f"load-{n}-{uuid.uuid4().hex[:8]}" for n in range(5000)]
     worker = start(example, "worker", folder, "worker")
@@ -910,30 +928,43 @@ def test_5000_posts_are_processed_exactly_once(
         retries = post_all(port, keys[:50], "orders.csv", clients=1)
         watch(
             [worker],
-            lambda: sum(skipped(worker.output()).values()) == 50,
+            lambda: (
+                settled(worker.output(), keys[:50])
+                and example.broker.pending(QUEUE) == 0
+            ),
             timeout=30,
-            what="the 50 retried requests to be skipped",
+            what="the 50 retried requests to be skipped, and every retry to end",
         )
         assert stop(worker) == 0
     finally:
         web.kill_group()
         worker.kill_group()
 
+    output = worker.output()
+    # An attempt that raised, such as SQLite's rare "disk I/O error" on this
+    # machine, was retried. Its transaction may or may not have committed, so
+    # its retry may import or skip: either way the rows must exist once.
+    failed = failures(output)
+    clean = [key for key in keys if not failed[key]]
     statuses = Counter(a.status for a in answers + retries)
     print(
         f"\n[{example.broker.label}] 5,000 POSTs, 4 clients: enqueued at "
         f"{len(keys) / enqueued:.0f}/s (median answer "
         f"{median(a.seconds for a in answers) * 1000:.1f} ms), processed at "
-        f"{len(keys) / processed:.0f}/s; 50 retried keys skipped by the worker"
+        f"{len(keys) / processed:.0f}/s; 50 retried keys skipped by the worker; "
+        f"{sum(failed.values())} attempts failed and were retried {dict(failed)}"
     )
     assert statuses == {202: 5050}
     assert folder.done() == set(keys)
     assert folder.rows() == dict.fromkeys(keys, 2), (
         "an import's rows were written twice"
     )
-    output = worker.output()
-    assert runs(output) == dict.fromkeys(keys, 1), "an import ran twice, or never"
-    assert skipped(output) == dict.fromkeys(keys[:50], 1)
+    assert all(imported(output)[key] <= 1 for key in keys), "an import committed twice"
+    assert {key: runs(output)[key] for key in clean} == dict.fromkeys(clean, 1)
+    assert {key: skipped(output)[key] for key in clean} == {
+        key: int(key in keys[:50]) for key in clean
+    }
+    assert example.broker.dead(QUEUE) == 0
     assert example.broker.pending(QUEUE) == 0
 
 
