@@ -414,11 +414,13 @@ class Control:
             self.ensure_running()
 
 
-def run(*command: str) -> None:
+def run(*command: str) -> str:
+    """Run an admin command; its output."""
     result = subprocess.run(
         command, capture_output=True, text=True, timeout=120, check=False
     )
     assert result.returncode == 0, f"{shlex.join(command)}: {result.stderr}"
+    return result.stdout
 
 
 def redis_settings_of_the_guide(example: Example) -> dict[str, str]:
@@ -597,6 +599,61 @@ def test_a_key_reused_for_another_file_answers_422_and_queues_nothing(
     assert statuses == [422, 202, 422]
     # The guide's request and its repeat; the worker would skip the repeat.
     assert example.broker.pending(QUEUE) == 2
+
+
+@pytest.fixture(params=[p for p in example_params("reliability") if p.id == "rabbitmq"])
+def rabbitmq_example(request: pytest.FixtureRequest) -> Iterator[Example]:
+    yield from ready(Example(request.param), queues=(QUEUE,))
+
+
+@contextmanager
+def disk_alarm() -> Iterator[None]:
+    """Make RabbitMQ raise its free-disk alarm, which blocks every publisher."""
+    query = "rabbit_disk_monitor:get_disk_free_limit()."
+    limit = run("rabbitmqctl", "eval", query).strip()
+    run("rabbitmqctl", "set_disk_free_limit", "1000000GB")
+    try:
+        yield
+    finally:
+        run("rabbitmqctl", "set_disk_free_limit", limit)
+        wait_for(
+            lambda: (
+                "alarm" not in run("rabbitmqctl", "eval", "rabbit_alarm:get_alarms().")
+            ),
+            timeout=30,
+            what="the disk alarm to clear",
+        )
+
+
+def test_a_blocked_rabbitmq_answers_503_with_blocked_connection_timeout(
+    rabbitmq_example: Example, tmp_path: Path
+) -> None:
+    """The Configure page's advice. Without the URL option, pika waits for the
+    alarm to clear with no time limit, and so does the request."""
+    example = rabbitmq_example
+    url = f"{example.broker.url}?blocked_connection_timeout=1"
+    folder = Folder(tmp_path, env={example.broker.url_variable: url})
+    (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
+    web = start(example, "web", folder, "web")
+    port = int(folder.env["PORT"])
+    client = Client(port)
+    try:
+        watch([web], lambda: port_is_open(port), timeout=20, what="gunicorn")
+        with disk_alarm():
+            blocked = client.post(f"blocked-{uuid.uuid4().hex}", "orders.csv")
+        after = client.post(f"after-{uuid.uuid4().hex}", "orders.csv")
+    finally:
+        client.close()
+        web.kill_group()
+
+    print(
+        f"\n[RabbitMQ] disk alarm, blocked_connection_timeout=1: "
+        f"{blocked.status} after {blocked.seconds:.1f} s; then {after.status}"
+    )
+    assert (blocked.status, json.loads(blocked.body)) == (503, UNREACHABLE)
+    # Dramatiq tries the send 6 times, each blocked for 1 s.
+    assert 5 < blocked.seconds < 15
+    assert after.status == 202
 
 
 def finish_on_a_second_worker(

@@ -62,13 +62,14 @@ def import_file(import_id: str, name: str) -> None:
         logger.info("Import %s: importing %s.", import_id, name)
         # A missing file raises FileNotFoundError: Dramatiq retries the message,
         # and moves it to the dead-letter queue once the retry budget is spent.
-        # Read before the transaction, so a slow file never holds the lock.
+        # Read the file first: a slow read must not hold the write lock.
         with open(UPLOADS_DIR / name, encoding="utf-8") as upload:
             lines = upload.readlines()
 
-        # One transaction: it commits the rows and the done mark together, or
-        # neither if the worker dies first. Two copies that got this far at
-        # the same time take turns here, and the second one writes nothing.
+        # One transaction: mark_done() starts it, and `with db` commits the
+        # done mark and the rows together, or rolls both back on an error.
+        # Two copies that got this far at the same time take turns at
+        # mark_done(), and the second one writes nothing.
         with db:
             if not imports_db.mark_done(db, import_id):
                 logger.info("Import %s was done before; skipping this copy.", import_id)

@@ -15,20 +15,17 @@ PATH = os.environ.get("IMPORTS_DB", "imports.sqlite3")
 def connect() -> sqlite3.Connection:
     # A new connection per task: sqlite3 refuses to share one between threads.
     # timeout: wait up to 30 s while another import holds the write lock.
-    # isolation_level="IMMEDIATE": the first write of a transaction takes the
-    # write lock, so a second import waits there, not at the commit.
-    db = sqlite3.connect(PATH, timeout=30, isolation_level="IMMEDIATE")
-    with db:
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS done ("
-            " import_id TEXT PRIMARY KEY,"
-            " done_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
-        )
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS imported_rows ("
-            " import_id TEXT NOT NULL REFERENCES done,"
-            " line TEXT NOT NULL)"
-        )
+    db = sqlite3.connect(PATH, timeout=30)
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS done ("
+        " import_id TEXT PRIMARY KEY,"
+        " done_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP)"
+    )
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS imported_rows ("
+        " import_id TEXT NOT NULL,"
+        " line TEXT NOT NULL)"
+    )
     return db
 
 
@@ -38,10 +35,11 @@ def is_done(db: sqlite3.Connection, import_id: str) -> bool:
 
 
 def mark_done(db: sqlite3.Connection, import_id: str) -> bool:
-    """Record the import as done in db's transaction; False if it was done before.
+    """Add the done mark in db's transaction; False if the import has one.
 
-    A copy running at the same time holds the write lock until it commits or
-    rolls back, so this waits for it, then sees its outcome.
+    The INSERT takes SQLite's write lock until the transaction ends. A copy
+    running at the same time holds that lock until it commits or rolls back,
+    so this waits for it, then sees its outcome.
     """
     cursor = db.execute(
         "INSERT OR IGNORE INTO done (import_id) VALUES (?)", (import_id,)
@@ -50,7 +48,7 @@ def mark_done(db: sqlite3.Connection, import_id: str) -> bool:
 
 
 def save_rows(db: sqlite3.Connection, import_id: str, lines: Iterable[str]) -> int:
-    """Store the lines as the import's rows, in db's transaction; how many."""
+    """Store the lines as the import's rows in db's transaction; return how many."""
     cursor = db.executemany(
         "INSERT INTO imported_rows (import_id, line) VALUES (?, ?)",
         ((import_id, line.rstrip("\n")) for line in lines),
