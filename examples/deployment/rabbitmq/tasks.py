@@ -20,9 +20,9 @@ broker = RabbitmqBroker(
 dramatiq.set_broker(broker)
 
 # What .send() raises when RabbitMQ cannot be reached. Dramatiq wraps only
-# some of pika's errors: pika raises a handshake that gets no answer within
-# 15 s, and with amqps:// a TLS error such as a certificate it cannot
-# verify, as they are.
+# some of pika's errors. pika raises two kinds as they are: a new connection
+# that gets no answer within its stack_timeout (15 s), and, with amqps://, a
+# TLS error such as a certificate it cannot verify.
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
     AMQPConnectorException,

@@ -21,8 +21,9 @@ broker = RabbitmqBroker(
 )
 
 # What the broker (RabbitMQ) and the result store (Redis) raise when they
-# cannot be reached, or do not answer in time: pika's handshake timeout
-# (15 s) and redis-py's socket timeout (5 s), which Dramatiq does not wrap.
+# cannot be reached, or do not answer in time: pika's stack_timeout (15 s)
+# for a new connection and redis-py's socket timeout (5 s), which Dramatiq
+# does not wrap.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
     AMQPConnectorException,

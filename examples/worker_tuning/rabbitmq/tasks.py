@@ -17,9 +17,9 @@ broker = RabbitmqBroker(
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
 
-# What .send() raises when RabbitMQ cannot be reached, or does not answer
-# within pika's handshake timeout (15 s): Dramatiq wraps the first, not the
-# second.
+# What .send() raises when RabbitMQ cannot be reached, or does not answer a
+# new connection within pika's stack_timeout (15 s): Dramatiq wraps the first
+# error, not the second.
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
     AMQPConnectorException,
