@@ -601,59 +601,86 @@ def test_a_key_reused_for_another_file_answers_422_and_queues_nothing(
     assert example.broker.pending(QUEUE) == 2
 
 
-@pytest.fixture(params=[p for p in example_params("reliability") if p.id == "rabbitmq"])
-def rabbitmq_example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
-
-
 @contextmanager
-def disk_alarm() -> Iterator[None]:
-    """Make RabbitMQ raise its free-disk alarm, which blocks every publisher."""
-    query = "rabbit_disk_monitor:get_disk_free_limit()."
-    limit = run("rabbitmqctl", "eval", query).strip()
-    run("rabbitmqctl", "set_disk_free_limit", "1000000GB")
+def full(broker: Broker) -> Iterator[None]:
+    """Fill the broker up, as far as publishers can tell.
+
+    RabbitMQ: raise its free-disk alarm, which blocks every publisher. Redis:
+    a maxmemory below what it uses, so with noeviction it refuses writes.
+    """
+    if broker.name == "rabbitmq":
+        query = "rabbit_disk_monitor:get_disk_free_limit()."
+        limit = run("rabbitmqctl", "eval", query).strip()
+        run("rabbitmqctl", "set_disk_free_limit", "1000000GB")
+        try:
+            yield
+        finally:
+            run("rabbitmqctl", "set_disk_free_limit", limit)
+            wait_for(
+                lambda: (
+                    "alarm"
+                    not in run("rabbitmqctl", "eval", "rabbit_alarm:get_alarms().")
+                ),
+                timeout=30,
+                what="the disk alarm to clear",
+            )
+        return
+    import redis
+
+    client = redis.Redis.from_url(broker.url)
+    saved = client.config_get("maxmemory", "maxmemory-policy")
+    client.config_set("maxmemory-policy", "noeviction")
+    client.config_set("maxmemory", 1)
     try:
         yield
     finally:
-        run("rabbitmqctl", "set_disk_free_limit", limit)
-        wait_for(
-            lambda: (
-                "alarm" not in run("rabbitmqctl", "eval", "rabbit_alarm:get_alarms().")
-            ),
-            timeout=30,
-            what="the disk alarm to clear",
-        )
+        client.config_set("maxmemory", saved["maxmemory"])
+        client.config_set("maxmemory-policy", saved["maxmemory-policy"])
 
 
-def test_a_blocked_rabbitmq_answers_503_with_blocked_connection_timeout(
-    rabbitmq_example: Example, tmp_path: Path
+def test_a_full_broker_answers_503_then_recovers(
+    example: Example, tmp_path: Path
 ) -> None:
-    """The Configure page's advice. Without the URL option, pika waits for the
-    alarm to clear with no time limit, and so does the request."""
-    example = rabbitmq_example
-    url = f"{example.broker.url}?blocked_connection_timeout=1"
+    """The Configure page: RabbitMQ blocks publishers, Redis refuses writes.
+
+    On RabbitMQ, the URL's blocked_connection_timeout bounds the wait: without
+    it, pika waits for the alarm to clear with no time limit, and so does the
+    request.
+    """
+    url = example.broker.url
+    if example.broker.name == "rabbitmq":
+        url += "?blocked_connection_timeout=1"
     folder = Folder(tmp_path, env={example.broker.url_variable: url})
-    (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
     web = start(example, "web", folder, "web")
     port = int(folder.env["PORT"])
     client = Client(port)
     try:
         watch([web], lambda: port_is_open(port), timeout=20, what="gunicorn")
-        with disk_alarm():
-            blocked = client.post(f"blocked-{uuid.uuid4().hex}", "orders.csv")
+        with full(example.broker):
+            refused = client.post(f"full-{uuid.uuid4().hex}", "orders.csv")
         after = client.post(f"after-{uuid.uuid4().hex}", "orders.csv")
     finally:
         client.close()
         web.kill_group()
 
+    stored = example.broker.pending(QUEUE) - 1  # Copies of the refused request.
     print(
-        f"\n[RabbitMQ] disk alarm, blocked_connection_timeout=1: "
-        f"{blocked.status} after {blocked.seconds:.1f} s; then {after.status}"
+        f"\n[{example.broker.label}] full broker: {refused.status} after "
+        f"{refused.seconds:.1f} s, {stored} copies stored once it had room; "
+        f"then {after.status}"
     )
-    assert (blocked.status, json.loads(blocked.body)) == (503, UNREACHABLE)
-    # Dramatiq tries the send 6 times, each blocked for 1 s.
-    assert 5 < blocked.seconds < 15
+    assert (refused.status, json.loads(refused.body)) == (503, UNREACHABLE)
     assert after.status == 202
+    if example.broker.name == "rabbitmq":
+        # Dramatiq tries the send 6 times, each blocked for 1 s. RabbitMQ had
+        # read each blocked message, and stores it once the alarm clears.
+        assert 5 < refused.seconds < 15
+        assert "Blocked connection timeout" in web.output()
+        assert 0 <= stored <= 6
+    else:
+        assert refused.seconds < 1
+        assert "maxmemory" in web.output()
+        assert stored == 0
 
 
 def finish_on_a_second_worker(

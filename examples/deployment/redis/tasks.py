@@ -15,11 +15,13 @@ broker = RedisBroker(
 )
 dramatiq.set_broker(broker)
 
-# What .send() raises when Redis cannot be reached, or does not answer within
-# redis-py's socket timeout (5 s): redis-py's own errors, not Dramatiq's.
+# What .send() raises when Redis cannot be reached, does not answer within
+# redis-py's socket timeout (5 s), or is full and refuses writes: redis-py's
+# own errors, not Dramatiq's.
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
 )
 # [docs:broker:end]
 

@@ -23,12 +23,13 @@ broker = RabbitmqBroker(
 # What the broker (RabbitMQ) and the result store (Redis) raise when they
 # cannot be reached, or do not answer in time: pika's stack_timeout (15 s)
 # for a new connection and redis-py's socket timeout (5 s), which Dramatiq
-# does not wrap.
+# does not wrap. A full Redis refuses writes with OutOfMemoryError.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
     AMQPConnectorException,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
 )
 # [docs:broker:end]
 

@@ -14,11 +14,12 @@ REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 broker = RedisBroker(url=REDIS_URL)
 
 # What the broker and the result store raise when Redis cannot be reached,
-# or does not answer within redis-py's socket timeout (5 s): redis-py's own
-# errors, not Dramatiq's.
+# does not answer within redis-py's socket timeout (5 s), or is full and
+# refuses writes: redis-py's own errors, not Dramatiq's.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
 )
 # [docs:broker:end]
 

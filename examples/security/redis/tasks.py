@@ -17,6 +17,7 @@ dramatiq.set_broker(broker)
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
 )
 # [docs:broker:end]
 

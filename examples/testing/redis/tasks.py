@@ -22,11 +22,13 @@ else:
 dramatiq.set_broker(broker)
 # [docs:broker:end]
 
-# What .send() raises when Redis cannot be reached, or does not answer within
-# redis-py's socket timeout (5 s): redis-py's own errors, not Dramatiq's.
+# What .send() raises when Redis cannot be reached, does not answer within
+# redis-py's socket timeout (5 s), or is full and refuses writes: redis-py's
+# own errors, not Dramatiq's.
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
+    redis.exceptions.OutOfMemoryError,
 )
 
 
