@@ -20,11 +20,9 @@ import shutil
 import signal
 import sqlite3
 import subprocess
-import tempfile
 import threading
 import time
 import uuid
-import weakref
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
@@ -85,19 +83,10 @@ class Folder:
 
     def __post_init__(self) -> None:
         self.uploads.mkdir(exist_ok=True)
-        # The SQLite files go to memory-backed /dev/shm where there is one.
-        # On this machine's disk, 2 of 9 clean CI runs got SQLite's "disk I/O
-        # error" at a COMMIT under the 5,000-request load, and once the file
-        # came out corrupt (a done mark without its rows; integrity_check:
-        # "wrong # of entries in index"), with nothing in the kernel log. These
-        # tests check the example's logic, not the disk's.
-        shm = Path("/dev/shm")
-        self.db_dir = Path(tempfile.mkdtemp(dir=shm)) if shm.is_dir() else self.tmp_path
-        weakref.finalize(self, shutil.rmtree, self.db_dir, ignore_errors=True)
         self.env = {
             "UPLOADS_DIR": str(self.uploads),
-            "IMPORTS_DB": str(self.db_dir / "imports.sqlite3"),
-            "IMPORT_KEYS_DB": str(self.db_dir / "keys.sqlite3"),
+            "IMPORTS_DB": str(self.tmp_path / "imports.sqlite3"),
+            "IMPORT_KEYS_DB": str(self.tmp_path / "keys.sqlite3"),
             # gunicorn puts its control socket there: keep it in the test's folder.
             "XDG_RUNTIME_DIR": str(self.tmp_path),
             **self.env,
@@ -118,7 +107,7 @@ class Folder:
 
     def query(self, sql: str) -> list[tuple]:
         """The rows of ``sql`` in the example's database, read-only; none before it exists."""
-        path = Path(self.env["IMPORTS_DB"])
+        path = self.tmp_path / "imports.sqlite3"
         if not path.exists():
             return []
         with closing(
