@@ -9,6 +9,7 @@ import socket
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 
@@ -153,6 +154,7 @@ def ready(example: Example, queues: tuple[str, ...]) -> Iterator[Example]:
         example.broker.flush(queue)
 
 
+@contextmanager
 def hung_broker_url(broker: Broker) -> Iterator[str]:
     """A URL for ``broker`` whose server accepts connections and never answers.
 

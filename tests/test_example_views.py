@@ -166,7 +166,7 @@ def test_broker_errors_catch_what_a_hung_or_full_broker_raises(
     OutOfMemoryError: the reliability suite fills the shared Redis to show
     it, which parallel tests cannot do, so here the tuple is only read.
     """
-    for url in hung_broker_url(example.broker):
+    with hung_broker_url(example.broker) as url:
         monkeypatch.setenv(example.broker.url_variable, url)
         example.web_app(monkeypatch)
         # The results example names its tuple CONNECTION_ERRORS: it also

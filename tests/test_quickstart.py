@@ -94,7 +94,8 @@ def test_valid_input_enqueues_exactly_one_message(
 def broken_url(request: pytest.FixtureRequest, example: Example) -> Iterator[str]:
     """A broker URL where nothing listens, or where a server never answers."""
     if request.param == "hung":
-        yield from hung_broker_url(example.broker)
+        with hung_broker_url(example.broker) as url:
+            yield url
     else:
         scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
         yield f"{scheme}://127.0.0.1:{free_port()}"

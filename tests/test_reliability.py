@@ -1121,6 +1121,7 @@ def test_broker_restart_answers_503_then_recovers_and_loses_no_202(
     refused = [a for a in answers if a.status == 503]
     first_202 = min(a.at for a in answers if a.status == 202 and a.at > back)
     done = folder.done()
+    output = worker.output()
     print(
         f"\n[{example.broker.label}] restart under traffic, broker down "
         f"{back - stopped:.1f} s: {len(answers)} requests, "
@@ -1130,8 +1131,8 @@ def test_broker_restart_answers_503_then_recovers_and_loses_no_202(
         f"{first_202 - back:.1f} s after the broker was back; {len(accepted)} of "
         f"{len(accepted)} accepted imports processed, plus "
         f"{len(done - accepted)} answered 503 but queued; "
-        f"{sum(skipped(worker.output()).values())} redelivered copies skipped, "
-        f"{sum(runs(worker.output()).values()) - len(done)} of them after they "
+        f"{sum(skipped(output).values())} redelivered copies skipped, "
+        f"{sum(runs(output).values()) - len(done)} of them after they "
         "had started"
     )
     assert traffic.errors == []
@@ -1142,7 +1143,6 @@ def test_broker_restart_answers_503_then_recovers_and_loses_no_202(
     # A copy redelivered while its first run was still going starts too; it
     # then finds the done mark at mark_done() and writes nothing. So count
     # commits and rows, not starts.
-    output = worker.output()
     assert imported(output).most_common(1)[0][1] == 1, "an import committed twice"
     assert folder.rows() == dict.fromkeys(done, 2), (
         "an import's rows were written twice"
