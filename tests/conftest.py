@@ -25,6 +25,9 @@ EXAMPLES = ROOT / "examples"
 # Modules that stay imported across tests: Python's, the virtualenv's, ours.
 LASTING_MODULES = (sys.prefix, sys.base_prefix, str(ROOT / "tests"))
 
+# What every example view answers, with a 503, when it cannot queue a job.
+BROKER_UNAVAILABLE = {"error": "The message broker is unavailable. Try again later."}
+
 # The commands the tests start (dramatiq, flask, ...) must come from the
 # virtualenv that runs pytest, also when pytest is started by its full path.
 os.environ["PATH"] = os.pathsep.join(

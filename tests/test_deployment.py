@@ -29,7 +29,7 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import yaml
 
-from conftest import Example, example_params, ready
+from conftest import BROKER_UNAVAILABLE, Example, example_params, ready
 from processes import Process, free_port, port_is_open, wait_for
 
 QUEUE = "deployment"
@@ -534,9 +534,7 @@ def test_view_queues_over_tls_and_answers_503_for_an_untrusted_broker(
     app = load_app(example, monkeypatch, url)
     response = app.test_client().post("/add", data={"x": "3", "y": "4"})
     assert response.status_code == 503
-    assert response.get_json() == {
-        "error": "The message broker is unreachable. Try again later."
-    }
+    assert response.get_json() == BROKER_UNAVAILABLE
     assert example.broker.pending(QUEUE) == 1
 
 

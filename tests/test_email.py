@@ -22,7 +22,13 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import Example, example_params, ready, run_against_flask
+from conftest import (
+    BROKER_UNAVAILABLE,
+    Example,
+    example_params,
+    ready,
+    run_against_flask,
+)
 from processes import Process, free_port, port_is_open, wait_for
 
 if TYPE_CHECKING:
@@ -565,9 +571,7 @@ def test_unreachable_broker_answers_503_with_one_clear_line(
     response = app.test_client().post("/welcome", data={"to": "ada@example.com"})
 
     assert response.status_code == 503
-    assert response.get_json() == {
-        "error": "The message broker is unreachable. Try again later."
-    }
+    assert response.get_json() == BROKER_UNAVAILABLE
 
 
 def retry_schedule_minutes(

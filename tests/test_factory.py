@@ -14,7 +14,13 @@ from pathlib import Path
 
 import pytest
 
-from conftest import Example, example_params, ready, run_against_flask
+from conftest import (
+    BROKER_UNAVAILABLE,
+    Example,
+    example_params,
+    ready,
+    run_against_flask,
+)
 from output import assert_shown_in_order
 from processes import Process, free_port, port_is_open, wait_for
 
@@ -294,9 +300,7 @@ def test_unreachable_broker_answers_503_with_one_clear_line(
     response = app.test_client().post("/welcome", data={"username": "Ada"})
 
     assert response.status_code == 503
-    assert response.get_json() == {
-        "error": "The message broker is unreachable. Try again later."
-    }
+    assert response.get_json() == BROKER_UNAVAILABLE
 
 
 def test_test_config_overrides_the_environment(

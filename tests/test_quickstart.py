@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from conftest import (
+    BROKER_UNAVAILABLE,
     Example,
     example_params,
     hung_broker_url,
@@ -110,9 +111,7 @@ def test_unreachable_broker_answers_503_with_one_clear_line(
     response = app.test_client().post("/add", data={"x": "1", "y": "2"})
 
     assert response.status_code == 503
-    assert response.get_json() == {
-        "error": "The message broker is unreachable. Try again later."
-    }
+    assert response.get_json() == BROKER_UNAVAILABLE
 
 
 def test_requirements_shown_in_install_are_installed(example: Example) -> None:

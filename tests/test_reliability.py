@@ -34,14 +34,13 @@ from urllib.parse import urlencode
 import pytest
 
 from brokers import Broker
-from conftest import Example, example_params, ready
+from conftest import BROKER_UNAVAILABLE, Example, example_params, ready
 from processes import Process, free_port, port_is_open, wait_for
 
 pytestmark = pytest.mark.reliability
 
 QUEUE = "reliability"
 WEB_ADDRESS = "127.0.0.1:8000"  # where the Procfile's gunicorn listens
-UNREACHABLE = {"error": "The message broker is unreachable. Try again later."}
 # The example's Redis heartbeat_timeout, in seconds.
 HEARTBEAT_TIMEOUT_S = 10
 # How long the broker restart test keeps the broker down, in seconds.
@@ -669,7 +668,7 @@ def test_a_full_broker_answers_503_then_recovers(
         f"{refused.seconds:.1f} s, {stored} copies stored once it had room; "
         f"then {after.status}"
     )
-    assert (refused.status, json.loads(refused.body)) == (503, UNREACHABLE)
+    assert (refused.status, json.loads(refused.body)) == (503, BROKER_UNAVAILABLE)
     assert after.status == 202
     if example.broker.name == "rabbitmq":
         # Dramatiq tries the send 6 times, each blocked for 1 s. RabbitMQ had
@@ -1138,7 +1137,7 @@ def test_broker_restart_answers_503_then_recovers_and_loses_no_202(
     assert traffic.errors == []
     assert "Traceback" not in web.output()
     assert Counter(a.status for a in answers).keys() <= {202, 503}
-    assert all(json.loads(a.body) == UNREACHABLE for a in refused)
+    assert all(json.loads(a.body) == BROKER_UNAVAILABLE for a in refused)
     assert accepted <= done
     # A copy redelivered while its first run was still going starts too; it
     # then finds the done mark at mark_done() and writes nothing. So count

@@ -18,11 +18,16 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from brokers import REDIS
-from conftest import Example, example_params, ready, run_against_flask
+from conftest import (
+    BROKER_UNAVAILABLE,
+    Example,
+    example_params,
+    ready,
+    run_against_flask,
+)
 from processes import free_port, port_is_open, wait_for
 
 QUEUE = "results"
-UNAVAILABLE = {"error": "The message broker is unreachable. Try again later."}
 TEN_MINUTES_MS = 10 * 60 * 1000
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
@@ -295,7 +300,7 @@ def test_post_answers_503_and_queues_nothing_when_broker_or_redis_is_down(
             response = client.post("/divide", data={"x": "1", "y": "2"})
 
         assert response.status_code == 503, variable
-        assert response.get_json() == UNAVAILABLE, variable
+        assert response.get_json() == BROKER_UNAVAILABLE, variable
         assert example.broker.pending(QUEUE) == 0, variable
 
 
@@ -308,7 +313,7 @@ def test_status_answers_503_when_redis_is_down(
     response = client.get(f"/tasks/{uuid.uuid4()}")
 
     assert response.status_code == 503
-    assert response.get_json() == UNAVAILABLE
+    assert response.get_json() == BROKER_UNAVAILABLE
 
 
 def test_procfile_is_the_one_from_the_workers_page(example: Example) -> None:

@@ -30,7 +30,7 @@ def enqueue_welcome() -> tuple[dict[str, str], int]:
         send_email.send(email_id, to, "Welcome!", "Hello,\n\nthanks for signing up.\n")
     except BROKER_ERRORS as error:
         app.logger.warning("Cannot enqueue the welcome e-mail: %s", error)
-        abort(503, "The message broker is unreachable. Try again later.")
+        abort(503, "The message broker is unavailable. Try again later.")
     # 202 Accepted: the e-mail is queued, not sent.
     return {"email_id": email_id}, 202
 

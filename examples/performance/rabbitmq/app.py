@@ -38,7 +38,7 @@ def welcome() -> tuple[dict[str, str], int]:
         message = send_welcome.send(to)
     except BROKER_ERRORS as error:
         app.logger.warning("Cannot enqueue the welcome e-mail: %s", error)
-        abort(503, "The message broker is unreachable. Try again later.")
+        abort(503, "The message broker is unavailable. Try again later.")
     # 202 Accepted: the e-mail is queued, not sent.
     return {"message_id": message.message_id}, 202
 

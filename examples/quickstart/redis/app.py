@@ -19,7 +19,7 @@ def enqueue_add() -> tuple[dict[str, str], int]:
         message = add.send(x, y)
     except BROKER_ERRORS as error:
         app.logger.warning("Cannot enqueue add(%d, %d): %s", x, y, error)
-        abort(503, "The message broker is unreachable. Try again later.")
+        abort(503, "The message broker is unavailable. Try again later.")
     # 202 Accepted: the work is queued, not done.
     return {"message_id": message.message_id}, 202
 

@@ -30,7 +30,7 @@ def enqueue_import() -> tuple[dict[str, str], int]:
         import_file.send(import_id, name)
     except BROKER_ERRORS as error:
         app.logger.warning("Cannot enqueue the import of %s: %s", name, error)
-        abort(503, "The message broker is unreachable. Try again later.")
+        abort(503, "The message broker is unavailable. Try again later.")
     # 202 Accepted: the import is queued, not done.
     return {"import_id": import_id}, 202
 

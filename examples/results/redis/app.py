@@ -23,7 +23,7 @@ app = Flask(__name__)
 # Refuse request bodies over 16 KiB with 413, before reading them.
 app.config["MAX_CONTENT_LENGTH"] = 16 * 1024
 
-UNAVAILABLE = "The message broker is unreachable. Try again later."
+UNAVAILABLE = "The message broker is unavailable. Try again later."
 
 
 @app.post("/divide")

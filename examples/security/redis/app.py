@@ -18,7 +18,7 @@ def enqueue_export() -> tuple[dict[str, str], int]:
         message = export_account.send(account_id)
     except BROKER_ERRORS as error:
         app.logger.warning("Cannot enqueue export_account(%d): %s", account_id, error)
-        abort(503, "The message broker is unreachable. Try again later.")
+        abort(503, "The message broker is unavailable. Try again later.")
     return {"message_id": message.message_id}, 202
 
 

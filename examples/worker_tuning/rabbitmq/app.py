@@ -21,7 +21,7 @@ def enqueue_report() -> tuple[dict[str, str], int]:
         message = build_report.send(seconds)
     except BROKER_ERRORS as error:
         app.logger.warning("Cannot enqueue build_report(%s): %s", seconds, error)
-        abort(503, "The message broker is unreachable. Try again later.")
+        abort(503, "The message broker is unavailable. Try again later.")
     # 202 Accepted: the work is queued, not done.
     return {"message_id": message.message_id}, 202
 

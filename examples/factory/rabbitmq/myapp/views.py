@@ -18,7 +18,7 @@ def enqueue_welcome() -> tuple[dict[str, str], int]:
         message = welcome.send(username)
     except BROKER_ERRORS as error:
         current_app.logger.warning("Cannot enqueue welcome(%r): %s", username, error)
-        abort(503, "The message broker is unreachable. Try again later.")
+        abort(503, "The message broker is unavailable. Try again later.")
     # 202 Accepted: the work is queued, not done.
     return {"message_id": message.message_id}, 202
 
