@@ -493,6 +493,51 @@ def test_relay_login_happens_over_starttls_and_a_wrong_password_is_permanent(
         assert "Retrying message" not in worker.output()
 
 
+def test_a_server_without_starttls_dead_letters_the_message_after_one_attempt(
+    example: Example,
+    servers: list[SMTPServer],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A relay set up without TLS: a retry meets the same server.
+    smtp = smtp_server(servers, ScriptedHandler())
+    env = worker_env(smtp.port, tmp_path, SMTP_STARTTLS="1")
+    worker = example.start("worker", tmp_path, env=env)
+    try:
+        email_id = post_welcome(example, monkeypatch)
+        watch(
+            worker,
+            lambda: example.broker.dead(QUEUE) == 1,
+            timeout=20,
+            what="a dead letter",
+        )
+        wait_for_last_word(worker)
+    finally:
+        worker.kill_group()
+
+    output = worker.output()
+    assert f"Not retrying e-mail {email_id}" in output
+    assert "STARTTLS extension not supported by server" in output
+    assert "Retrying message" not in output
+    assert not smtp.handler.delivered
+
+
+def test_a_username_without_starttls_stops_the_worker_at_start_up(
+    example: Example, tmp_path: Path
+) -> None:
+    env = worker_env(1, tmp_path, SMTP_USERNAME="mailer", SMTP_PASSWORD="s3cret")
+    worker = example.start("worker", tmp_path, env=env)
+    try:
+        exit_code = worker.popen.wait(timeout=30)
+    finally:
+        worker.kill_group()
+
+    assert exit_code != 0
+    assert "RuntimeError: SMTP_USERNAME is set: set SMTP_STARTTLS=1 as well." in (
+        worker.output()
+    )
+
+
 def not_an_address(value: str) -> str:
     return f"Field 'to' must be an e-mail address, got {value!r}."
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -11,6 +10,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
+from packaging.requirements import Requirement
 
 from conftest import (
     BROKER_UNAVAILABLE,
@@ -118,16 +118,13 @@ def test_requirements_shown_in_install_are_installed(example: Example) -> None:
     [install] = [c for c in example.commands("install") if "pip install" in c]
     requirements = example.path / shlex.split(install)[-1]
     for line in requirements.read_text().splitlines():
-        name, extras = re.fullmatch(r"([\w.-]+)(?:\[(.*)\])?", line).groups()
-        wanted = [name]
-        for extra in (extras or "").split(","):
-            wanted += [
-                re.match(r"[\w.-]+", dependency).group()
-                for dependency in metadata.requires(name) or []
-                if f'extra == "{extra}"' in dependency
-            ]
-        for distribution in wanted:
-            metadata.version(distribution)  # Raises if it is not installed.
+        requirement = Requirement(line)
+        installed = metadata.version(requirement.name)  # Raises if missing.
+        assert requirement.specifier.contains(installed), (line, installed)
+        for extra in requirement.extras:
+            for dependency in map(Requirement, metadata.requires(requirement.name)):
+                if dependency.marker and dependency.marker.evaluate({"extra": extra}):
+                    metadata.version(dependency.name)  # Raises if missing.
 
 
 def test_start_broker_command_publishes_the_default_port_on_loopback(

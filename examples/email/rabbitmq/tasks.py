@@ -44,6 +44,9 @@ MAIL_FROM = os.environ.get("MAIL_FROM", "noreply@example.com")
 # SMTP_USERNAME and SMTP_PASSWORD. The local test server needs neither.
 SMTP_STARTTLS = os.environ.get("SMTP_STARTTLS", "0") == "1"
 SMTP_USERNAME = os.environ.get("SMTP_USERNAME", "")
+if SMTP_USERNAME and not SMTP_STARTTLS:
+    # Refuse to start rather than send the password unencrypted.
+    raise RuntimeError("SMTP_USERNAME is set: set SMTP_STARTTLS=1 as well.")
 
 # After a transient failure, retry 8 times. Wait 30 s to 1 min before the
 # first retry, twice as long before each next one, at most 15 minutes: the
@@ -62,6 +65,9 @@ class PermanentSMTPError(Exception):
 
 def is_permanent(error: smtplib.SMTPException) -> bool:
     """True when the server answered with a 5xx code, which means "never"."""
+    if isinstance(error, smtplib.SMTPNotSupportedError):
+        # No STARTTLS or AUTH on this server: a retry meets the same server.
+        return True
     if isinstance(error, smtplib.SMTPRecipientsRefused):
         # One (code, text) pair per refused recipient.
         codes = [code for code, _ in error.recipients.values()]

@@ -8,6 +8,9 @@ python -m pip install -r requirements.txt
 # [docs:install:end]
 
 # [docs:start-broker]
+# Replace the container of the install page: its name is taken, and it
+# keeps its data inside itself, where the next container cannot find it.
+docker rm --force rabbitmq
 # A fixed host name and a volume: RabbitMQ keeps its data in a folder named
 # after the host, so a new container finds the queues of the old one.
 docker run --detach --name rabbitmq --hostname rabbitmq \

@@ -8,6 +8,9 @@ python -m pip install -r requirements.txt
 # [docs:install:end]
 
 # [docs:start-broker]
+# Replace the container of the install page: its name is taken, and it
+# keeps its data inside itself, where the next container cannot find it.
+docker rm --force redis
 # --appendonly yes: Redis logs every write to a file in the volume, and
 # replays it when it starts. Snapshots alone lose every message queued
 # since the last one when Redis crashes.

@@ -15,7 +15,7 @@ import imports_db
 broker = RedisBroker(
     url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     # Give the messages of a crashed worker back within seconds, not after
-    # 10 minutes or more: call a worker dead after 10 s without a heartbeat
+    # 9 to 16 minutes: call a worker dead after 10 s without a heartbeat
     # (default 60 s), and look for dead workers on every broker call
     # (default: 1 call in 1,000).
     heartbeat_timeout=10_000,
