@@ -630,16 +630,21 @@ def test_each_gunicorn_worker_connects_to_the_broker_after_the_fork(
 ) -> None:
     web, port = start_web(example, tmp_path, running, {})
     wait_for(lambda: port_is_open(port), timeout=15, what="gunicorn")
-    for _ in range(6):
-        post_the_guides_request(example, port)
-
     _, broker_port = example.broker.address
+    wait_for(lambda: len(children(web.popen.pid)) == 2, timeout=15, what="2 workers")
     workers = children(web.popen.pid)
-    assert len(workers) == 2
-    # gunicorn's master process imported nothing that connects: the workers
-    # that served the requests connected, each on its own.
+
+    def each_worker_connected() -> bool:
+        # gunicorn picks the worker: post until both have served a request.
+        post_the_guides_request(example, port)
+        return all(broker_sockets(pid, broker_port) for pid in workers)
+
+    wait_for(each_worker_connected, timeout=20, what="a request on each worker")
+    # gunicorn's master process imported nothing that connects, and no
+    # worker shares a connection with the other: each opened its own.
+    first, second = (broker_sockets(pid, broker_port) for pid in workers)
     assert broker_sockets(web.popen.pid, broker_port) == set()
-    assert any(broker_sockets(pid, broker_port) for pid in workers)
+    assert not first & second
 
 
 # The pitfall the page warns about: a module that sends while it is imported.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 import subprocess
 from collections.abc import Iterator
@@ -134,7 +135,10 @@ def test_start_broker_command_publishes_the_default_port_on_loopback(
     port = example.broker.default_port
     # On loopback only: a broker open to the network is open to anyone.
     assert f"--publish 127.0.0.1:{port}:{port}" in command
-    assert f":{port}" in example.broker.default_url
+    # ... the port the example connects to when no URL is set.
+    default = f'os.environ.get("{example.broker.url_variable}", '
+    tasks = (example.path / "tasks.py").read_text()
+    assert re.search(rf"{re.escape(default)}\"\w+://127\.0\.0\.1:{port}[/\"]", tasks)
 
 
 def test_path_before_the_module_swallows_the_module(example: Example) -> None:

@@ -85,8 +85,8 @@ def run(
         stdout, stderr = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
-        process.communicate()
-        raise
+        stdout, stderr = process.communicate()
+        raise subprocess.TimeoutExpired(command, timeout, stdout, stderr) from None
     return subprocess.CompletedProcess(command, process.returncode, stdout, stderr)
 
 
@@ -155,8 +155,13 @@ def test_without_max_retries_0_the_failing_actor_test_hangs(
     conftest.write_text(source.replace("middleware.max_retries = 0", "pass"))
 
     # The first retry comes 15 s or more later; join() waits for all 20.
-    with pytest.raises(subprocess.TimeoutExpired):
-        run(f"pytest {FAILING_ACTOR_TEST}", project, {}, timeout=8)
+    # Live logs show what the test waits for.
+    command = f"pytest --log-cli-level=info {FAILING_ACTOR_TEST}"
+    with pytest.raises(subprocess.TimeoutExpired) as hung:
+        run(command, project, {}, timeout=8)
+    assert re.search(
+        r"Retrying message '[\w-]+' in \d+ milliseconds", hung.value.output
+    )
 
 
 def test_first_retry_waits_15_to_30_seconds(
