@@ -675,7 +675,8 @@ def test_a_full_broker_answers_503_then_recovers(
         # read each blocked message, and stores it once the alarm clears.
         assert 5 < refused.seconds < 15
         assert "Blocked connection timeout" in web.output()
-        assert 0 <= stored <= 6
+        # A 503 does not mean that nothing was queued.
+        assert 1 <= stored <= 6
     else:
         assert refused.seconds < 1
         assert "maxmemory" in web.output()
