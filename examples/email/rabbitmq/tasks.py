@@ -64,7 +64,7 @@ class PermanentSMTPError(Exception):
 
 
 def is_permanent(error: smtplib.SMTPException) -> bool:
-    """True when the server answered with a 5xx code, which means "never"."""
+    """True for a 5xx reply, which means "never", and for a missing extension."""
     if isinstance(error, smtplib.SMTPNotSupportedError):
         # No STARTTLS or AUTH on this server: a retry meets the same server.
         return True
