@@ -1,6 +1,7 @@
 """Sphinx configuration for the guide."""
 
 import os
+import sys
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -8,7 +9,11 @@ project = "Background tasks with Flask and Dramatiq"
 author = "The guide's authors"
 copyright = "2026, the guide's authors"
 
+# docs/_ext holds this site's own extension.
+sys.path.insert(0, str(Path(__file__).parent / "_ext"))
+
 extensions = [
+    "section_markers",
     "sphinx.ext.intersphinx",
     "sphinx_copybutton",
     "sphinx_tabs.tabs",
@@ -19,12 +24,16 @@ html_theme = "furo"
 html_title = "Flask + Dramatiq"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
-html_css_files = ["broker-tabs.css"]
+html_css_files = ["broker-tabs.css", "tables.css"]
 html_js_files = ["broker-tabs.js"]
 exclude_patterns = ["_build", "_inventories"]
 
 # Every code block comes from examples/; their languages are set per block.
 highlight_language = "none"
+
+# Curly quotes and ellipses, but no dashes: "--processes 1" in a table cell
+# must not turn into an en dash that a reader then copies.
+smartquotes_action = "qe"
 
 # A reader picks RabbitMQ or Redis once; a closed tab would hide every variant.
 sphinx_tabs_disable_tab_closing = True

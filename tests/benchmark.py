@@ -819,12 +819,12 @@ def machine(names: list[str]) -> dict[str, str]:
         import pika
 
         with pika.BlockingConnection(pika.URLParameters(BROKERS["rabbitmq"].url)) as c:
-            info["RabbitMQ"] = str(c._impl.server_properties["version"])
+            info["RabbitMQ server"] = str(c._impl.server_properties["version"])
     if "redis" in names:
         import redis
 
         with redis.Redis.from_url(BROKERS["redis"].url) as client:
-            info["Redis"] = client.info("server")["redis_version"]
+            info["Redis server"] = client.info("server")["redis_version"]
     return info
 
 
@@ -1147,8 +1147,8 @@ def plot(results: dict, path: Path, png: bool) -> None:
     m = results["machine"]
     figure.suptitle(
         f"Dramatiq {m['dramatiq']} on {m['cores']} cores ({m['cpu']}), "
-        f"Python {m['python']}, RabbitMQ {m.get('RabbitMQ', '-')}, "
-        f"Redis {m.get('Redis', '-')}, {m['date']}",
+        f"Python {m['python']}, RabbitMQ {m.get('RabbitMQ server', '-')}, "
+        f"Redis {m.get('Redis server', '-')}, {m['date']}",
         fontsize=10,
     )
     figure.savefig(path.with_suffix(".svg"), metadata={"Date": None})

@@ -77,6 +77,17 @@ def test_every_code_block_is_included_from_examples(site: Site) -> None:
     assert not inline, "code written in docs/, not included from examples/"
 
 
+def test_no_code_block_shows_a_section_marker(site: Site) -> None:
+    # docs/_ext/section_markers.py drops them from whole-file includes.
+    shown = [
+        f"{page}.rst:{block.line}"
+        for page in site.pages
+        for block in site.code_blocks(page)
+        if re.search(r"# \[docs:[\w-]+(:end)?\]", block.astext())
+    ]
+    assert not shown, "a # [docs:...] marker shows on the page"
+
+
 def test_every_example_file_is_shown_in_the_docs(site: Site) -> None:
     files = {
         path.resolve()
