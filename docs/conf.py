@@ -24,7 +24,7 @@ html_theme = "furo"
 html_title = "Flask + Dramatiq"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
-html_css_files = ["broker-tabs.css", "tables.css"]
+html_css_files = ["broker-tabs.css", "layout.css"]
 html_js_files = ["broker-tabs.js"]
 exclude_patterns = ["_build", "_inventories"]
 
