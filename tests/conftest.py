@@ -11,11 +11,13 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import closing, contextmanager
+from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from flask import Flask
+from packaging.requirements import Requirement
 
 from brokers import BROKERS, Broker
 from markers import marked_lines
@@ -107,6 +109,19 @@ class Example:
         for path in self.path.glob("*.py"):
             monkeypatch.delitem(sys.modules, path.stem, raising=False)
         return importlib.import_module(module)
+
+
+def assert_requirements_installed(requirements: Path) -> None:
+    """Every line of ``requirements`` is installed here, in a version it allows,
+    with the dependencies of the extras it names."""
+    for line in requirements.read_text().splitlines():
+        requirement = Requirement(line)
+        installed = metadata.version(requirement.name)  # Raises if missing.
+        assert requirement.specifier.contains(installed), (line, installed)
+        for extra in requirement.extras:
+            for dependency in map(Requirement, metadata.requires(requirement.name)):
+                if dependency.marker and dependency.marker.evaluate({"extra": extra}):
+                    metadata.version(dependency.name)  # Raises if missing.
 
 
 def every_example_params() -> list:

@@ -174,6 +174,16 @@ def wait_until_settled(example: Example, worker: Process) -> None:
     )
 
 
+def wait_for_a_dead_letter(example: Example, worker: Process, timeout: float) -> None:
+    """Wait until the queue's dead-letter queue holds one message."""
+    watch(
+        worker,
+        lambda: example.broker.dead(QUEUE) == 1,
+        timeout=timeout,
+        what="a dead letter",
+    )
+
+
 def wait_for_last_word(worker: Process) -> None:
     """Wait for the worker to log that it gave up: its log reaches the file late."""
     watch(
@@ -267,12 +277,7 @@ def test_5xx_reply_dead_letters_the_message_after_one_attempt(
     try:
         email_id = post_welcome(example, monkeypatch, to="nobody@example.com")
 
-        watch(
-            worker,
-            lambda: example.broker.dead(QUEUE) == 1,
-            timeout=30,
-            what="a dead letter",
-        )
+        wait_for_a_dead_letter(example, worker, timeout=30)
         assert example.broker.pending(QUEUE) == 0
         wait_for_last_word(worker)
     finally:
@@ -312,12 +317,7 @@ def test_transient_failures_end_in_the_dead_letter_queue_after_max_retries(
     try:
         post_welcome(example, monkeypatch)
 
-        watch(
-            worker,
-            lambda: example.broker.dead(QUEUE) == 1,
-            timeout=30,
-            what="a dead letter",
-        )
+        wait_for_a_dead_letter(example, worker, timeout=30)
         assert example.broker.pending(QUEUE) == 0
         wait_for_last_word(worker)
     finally:
@@ -473,12 +473,7 @@ def test_relay_login_happens_over_starttls_and_a_wrong_password_is_permanent(
             worker.wait_for_output(f"Sent e-mail {email_id}", timeout=20)
             wait_until_settled(example, worker)
         else:
-            watch(
-                worker,
-                lambda: example.broker.dead(QUEUE) == 1,
-                timeout=20,
-                what="a dead letter",
-            )
+            wait_for_a_dead_letter(example, worker, timeout=20)
             wait_for_last_word(worker)
     finally:
         worker.kill_group()
@@ -507,12 +502,7 @@ def test_a_server_without_starttls_dead_letters_the_message_after_one_attempt(
     worker = example.start("worker", tmp_path, env=env)
     try:
         email_id = post_welcome(example, monkeypatch)
-        watch(
-            worker,
-            lambda: example.broker.dead(QUEUE) == 1,
-            timeout=20,
-            what="a dead letter",
-        )
+        wait_for_a_dead_letter(example, worker, timeout=20)
         wait_for_last_word(worker)
     finally:
         worker.kill_group()
