@@ -8,11 +8,16 @@ queued exactly when the app answers 202.
 from __future__ import annotations
 
 import ast
+import http.client
+import io
 import re
 import shlex
+import socket
 import string
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import quote
 
 import dramatiq
@@ -20,10 +25,15 @@ import pytest
 from flask import Flask
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from conftest import Example, every_example_params, hung_broker_url, reachable
-from processes import free_port
+from conftest import (
+    Example,
+    every_example_params,
+    hung_broker_url,
+    reachable,
+)
+from processes import Process, free_port, port_is_open, wait_for
 
 ALWAYS_TRIED = ["x", "y", "email", "address", "username", "id", "n"]
 
@@ -186,3 +196,184 @@ def test_broker_errors_catch_what_a_hung_or_full_broker_raises(
         import redis
 
         assert issubclass(redis.exceptions.OutOfMemoryError, broker_errors)
+
+
+def examples_defining(function: str) -> list:
+    """The every_example_params() whose Python files define ``function``."""
+    return [
+        param
+        for param in every_example_params()
+        if any(
+            f"def {function}(" in path.read_text()
+            for path in param.values[0].rglob("*.py")
+        )
+    ]
+
+
+# int() takes all of these; a 64-bit integer field must not.
+NOT_64_BIT_INTEGERS = [
+    "١٢",  # Arabic-Indic digits
+    "１２",  # full-width digits
+    "1_000",
+    "0x10",
+    "1e3",
+    "+-1",
+    str(2**63),
+    str(-(2**63) - 1),
+    "9" * 4_301,  # past Python's int-to-str limit: the worker could not print it
+]
+INTEGERS = {"0": 0, " +42 ": 42, "007": 7, "-9223372036854775808": -(2**63)}
+INTEGERS["9223372036854775807"] = 2**63 - 1
+
+
+@pytest.mark.parametrize("example", examples_defining("form_int"), indirect=True)
+def test_integer_fields_take_ascii_digits_within_64_bits_only(
+    example: Example, app: Flask
+) -> None:
+    [form_int] = {
+        module.form_int
+        for module in list(sys.modules.values())
+        if str(getattr(module, "__file__", "")).startswith(str(example.path))
+        and hasattr(module, "form_int")
+    }
+    for value, number in INTEGERS.items():
+        with app.test_request_context(method="POST", data={"n": value}):
+            assert form_int("n") == number
+    for value in NOT_64_BIT_INTEGERS:
+        with (
+            app.test_request_context(method="POST", data={"n": value}),
+            pytest.raises(BadRequest) as refused,
+        ):
+            form_int("n")
+        assert refused.value.description == (
+            f"Field 'n' must be a 64-bit integer, got {value[:20]!r}."
+        )
+
+
+def test_chunked_body_that_reaches_the_limit_answers_413_and_enqueues_nothing(
+    example: Example, app: Flask
+) -> None:
+    """Werkzeug stops reading a chunked body at MAX_CONTENT_LENGTH; the app
+    must refuse it, not parse the part it read as a whole form.
+
+    Real servers (gunicorn, Flask's own) mark their input as terminated,
+    which the test client does not unless told.
+    """
+    client = app.test_client()
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    fields = "&".join(f"{name}=1" for name in field_names(example))
+    body = f"{fields}&pad={'a' * limit}&x=12345".encode()
+    for method, rule in routes(app):
+        if method != "POST":
+            continue
+        response = client.post(
+            re.sub(r"<[^>]+>", "1", rule),
+            input_stream=io.BytesIO(body),
+            headers={
+                "Transfer-Encoding": "chunked",
+                "Content-Type": "application/x-www-form-urlencoded",
+            },
+            environ_overrides={"wsgi.input_terminated": True},
+        )
+        assert response.status_code == 413, (rule, response.get_json())
+        assert response.get_json() == {"error": RequestEntityTooLarge.description}
+    assert pending(example) == 0
+
+
+def post_chunked(port: int, body: bytes) -> tuple[int, bytes]:
+    """POST ``body`` to /add in 1,000-byte chunks, with no Content-Length."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    try:
+        connection.putrequest("POST", "/add")
+        connection.putheader("Content-Type", "application/x-www-form-urlencoded")
+        connection.putheader("Transfer-Encoding", "chunked")
+        connection.endheaders()
+        for start in range(0, len(body), 1000):
+            chunk = body[start : start + 1000]
+            connection.send(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+        connection.send(b"0\r\n\r\n")
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def params_of(*topics: str) -> list:
+    return [
+        param
+        for param in every_example_params()
+        if param.values[0].parent.name in topics
+    ]
+
+
+@contextmanager
+def web_server(example: Example, tmp_path: Path) -> Iterator[int]:
+    """The Procfile's web command, as written, on a free port; yields the port."""
+    port = free_port()
+    command = example.procfile_command("web")
+    web = Process(
+        command.replace("127.0.0.1:8000", f"127.0.0.1:{port}"),
+        cwd=example.path,
+        env={
+            "FLASK_RUN_PORT": str(port),
+            "XDG_RUNTIME_DIR": str(tmp_path),
+            example.broker.url_variable: example.broker.url,
+        },
+        log=tmp_path / "web.log",
+    )
+    try:
+        wait_for(lambda: port_is_open(port), timeout=15, what=command)
+        yield port
+    finally:
+        web.kill_group()
+
+
+@pytest.mark.parametrize(
+    "example", params_of("quickstart", "deployment"), indirect=True
+)
+def test_chunked_body_over_the_limit_gets_413_from_flask_run_and_gunicorn(
+    example: Example, app: Flask, tmp_path: Path
+) -> None:
+    """The quickstart serves with `flask run`, the deployment with gunicorn."""
+    with web_server(example, tmp_path) as port:
+        # y=2 comes first; x=12345 lies past the limit, where Werkzeug stops.
+        body = b"y=2&pad=" + b"a" * (16 * 1024) + b"&x=12345"
+        status, answer = post_chunked(port, body)
+        too_large = RequestEntityTooLarge.description.encode()
+        assert (status, answer) == (413, b'{"error":"%s"}\n' % too_large)
+        # A chunked body under the limit is still welcome.
+        assert post_chunked(port, b"x=1&y=2")[0] == 202
+    assert pending(example) == 1
+
+
+def raw_request(port: int, request: bytes) -> bytes:
+    """Send bytes as they are, and return everything the server answers."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as client:
+        client.sendall(request)
+        answer = b""
+        while data := client.recv(65536):
+            answer += data
+    return answer
+
+
+@pytest.mark.parametrize("example", params_of("deployment"), indirect=True)
+def test_gunicorn_answers_oversized_and_broken_requests_itself_in_html(
+    example: Example, tmp_path: Path
+) -> None:
+    """What the security page says gunicorn answers before Flask sees a request."""
+    many_fields = b"".join(b"X-%d: 1\r\n" % n for n in range(101))
+    probes = {
+        b"GET /" + b"a" * 4_094 + b" HTTP/1.1\r\n\r\n": b"414 URI Too Long",
+        b"GET / HTTP/1.1\r\n" + many_fields + b"\r\n": b"431 Request Header",
+        b"GET / HTTP/1.1\r\nX: " + b"a" * 8_190 + b"\r\n\r\n": b"431 Request Header",
+        b"NONSENSE\r\n\r\n": b"400 Bad Request",
+    }
+    with web_server(example, tmp_path) as port:
+        for request, status in probes.items():
+            answer = raw_request(port, request)
+            assert answer.startswith(b"HTTP/1.1 " + status), answer[:80]
+            assert b"Content-Type: text/html" in answer
+        # Just under the limits, Flask answers, in JSON.
+        answer = raw_request(port, b"GET /" + b"a" * 4_000 + b" HTTP/1.0\r\n\r\n")
+        assert answer.startswith(b"HTTP/1.0 404"), answer[:80]
+        assert b"Content-Type: application/json" in answer

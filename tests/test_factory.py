@@ -60,7 +60,7 @@ def test_worker_prints_the_site_name_from_the_apps_config(
         answer = run_against_flask(curl, port)
         assert json.loads(answer)["message_id"]
 
-        worker.wait_for_output("Welcome to Dramatiq Shop, Ada!", timeout=20)
+        worker.wait_for_output("Welcome to Dramatiq Shop, 'Ada'!", timeout=20)
         assert worker.terminate(timeout=15) == 0
     finally:
         web.kill_group()
@@ -255,13 +255,19 @@ def test_actors_and_the_worker_share_the_packages_broker(
     assert added == 1
 
 
+NOT_PRINTABLE = "Field 'username' must be at most 64 printable characters."
+
+
 @pytest.mark.parametrize(
     ("form", "error"),
     [
         ({}, "Field 'username' is required."),
         ({"username": "  "}, "Field 'username' is required."),
+        ({"username": "Ada\r\nINFO forged"}, NOT_PRINTABLE),
+        ({"username": "\x1b[2JAda"}, NOT_PRINTABLE),
+        ({"username": "A" * 65}, NOT_PRINTABLE),
     ],
-    ids=["missing", "blank"],
+    ids=["missing", "blank", "line-break", "terminal-escape", "too-long"],
 )
 def test_bad_input_answers_400_and_enqueues_nothing(
     example: Example,
@@ -301,6 +307,22 @@ def test_unreachable_broker_answers_503_with_one_clear_line(
 
     assert response.status_code == 503
     assert response.get_json() == BROKER_UNAVAILABLE
+
+
+def test_worker_prints_an_untrusted_name_escaped_on_one_line(
+    example: Example, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    # A message that did not come through the view, e.g. from another app.
+    monkeypatch.delenv("FLASK_SITE_NAME", raising=False)
+    myapp = example.load("myapp", monkeypatch)
+    welcome = sys.modules["myapp.tasks"].welcome
+
+    with myapp.create_app().app_context():
+        welcome.fn("Eve\r\n[INFO] forged\x1b[2J")
+
+    assert capsys.readouterr().out == (
+        "Welcome to My site, 'Eve\\r\\n[INFO] forged\\x1b[2J'!\n"
+    )
 
 
 def test_test_config_overrides_the_environment(

@@ -159,17 +159,30 @@ def test_inline_view_answers_once_the_mail_is_sent_the_queued_one_at_once(
     assert b"Subject: Welcome!" in mailbox.received[1].content
 
 
+def not_an_address(reason: str) -> str:
+    return f"Field 'to' must be an e-mail address: {reason}"
+
+
 @pytest.mark.parametrize("path", ["/welcome", "/welcome/inline"])
 @pytest.mark.parametrize(
     ("to", "error"),
     [
         ("", "Field 'to' is required."),
-        ("ada", "Field 'to' must be an e-mail address, got 'ada'."),
+        (
+            "ada",
+            not_an_address("An email address must have an @-sign."),
+        ),
         (
             f"{TO}, eve@example.com",
-            f"Field 'to' must be an e-mail address, got '{TO}, eve@example.com'.",
+            not_an_address(
+                "The part after the @-sign contains invalid characters: "
+                "',', '@', SPACE."
+            ),
         ),
-        ("a" * 250 + "@x.io", "Field 'to' must be at most 254 characters long."),
+        (
+            "a" * 250 + "@x.io",
+            not_an_address("The email address is too long (1 character too many)."),
+        ),
     ],
     ids=["empty", "no-at", "two-addresses", "too-long"],
 )

@@ -60,8 +60,8 @@ def test_post_returns_202_and_worker_prints_the_sum(
         ({}, "Field 'x' is required."),
         ({"x": "1"}, "Field 'y' is required."),
         ({"x": " ", "y": "2"}, "Field 'x' is required."),
-        ({"x": "a", "y": "2"}, "Field 'x' must be an integer, got 'a'."),
-        ({"x": "1", "y": "2.5"}, "Field 'y' must be an integer, got '2.5'."),
+        ({"x": "a", "y": "2"}, "Field 'x' must be a 64-bit integer, got 'a'."),
+        ({"x": "1", "y": "2.5"}, "Field 'y' must be a 64-bit integer, got '2.5'."),
     ],
     ids=["empty", "missing-y", "blank-x", "letter", "float"],
 )

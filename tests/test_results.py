@@ -264,12 +264,31 @@ def test_malformed_or_unknown_id_answers_404(
     assert response.get_json() == {"error": error}
 
 
+def test_task_of_an_actor_the_app_no_longer_has_answers_404(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A task queued before a deploy that renamed its actor.
+    app_module = example.load("app", monkeypatch)
+    task_id = str(uuid.uuid4())
+    tasks = sys.modules["tasks"]
+    tasks.results_redis.set(tasks.record_key(task_id), "old_name", px=60_000)
+    try:
+        response = app_module.app.test_client().get(f"/tasks/{task_id}")
+    finally:
+        tasks.results_redis.delete(tasks.record_key(task_id))
+
+    assert response.status_code == 404
+    assert response.get_json() == {
+        "error": f"Task {task_id!r} ran an actor this app no longer has."
+    }
+
+
 @pytest.mark.parametrize(
     ("form", "error"),
     [
         ({}, "Field 'x' is required."),
         ({"x": "1"}, "Field 'y' is required."),
-        ({"x": "a", "y": "2"}, "Field 'x' must be an integer, got 'a'."),
+        ({"x": "a", "y": "2"}, "Field 'x' must be a 64-bit integer, got 'a'."),
     ],
     ids=["empty", "missing-y", "letter"],
 )

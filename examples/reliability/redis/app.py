@@ -41,7 +41,7 @@ def form_file_name(name: str) -> str:
     if not value:
         abort(400, f"Field {name!r} is required.")
     if not FILE_NAME.fullmatch(value):
-        abort(400, f"Field {name!r} must be a plain file name, got {value!r}.")
+        abort(400, f"Field {name!r} must be a plain file name, got {value[:20]!r}.")
     return value
 
 
@@ -67,3 +67,16 @@ def idempotency_key(name: str) -> str:
 def json_error(error: HTTPException) -> tuple[dict[str, str], int]:
     """Answer every HTTP error with one line of JSON instead of an HTML page."""
     return {"error": error.description}, error.code
+
+
+@app.before_request
+def refuse_cut_off_body() -> None:
+    """Answer 413 to a chunked request body that reaches MAX_CONTENT_LENGTH.
+
+    Flask checks the limit against the Content-Length header. A chunked body
+    has none: Werkzeug stops reading it at the limit and would parse the
+    part it read as if it were the whole form.
+    """
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(request.get_data()) >= limit:
+        abort(413)

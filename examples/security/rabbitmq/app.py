@@ -31,7 +31,7 @@ def form_id(name: str) -> int:
     # fit the 64-bit id column of a database.
     digits = value.isascii() and value.isdigit() and len(value) <= 18
     if not digits or int(value) == 0:
-        abort(400, f"Field {name!r} must be a positive integer, got {value!r}.")
+        abort(400, f"Field {name!r} must be a positive integer, got {value[:20]!r}.")
     return int(value)
 
 
@@ -39,3 +39,16 @@ def form_id(name: str) -> int:
 def json_error(error: HTTPException) -> tuple[dict[str, str], int]:
     """Answer every HTTP error with one line of JSON, never a debug page."""
     return {"error": error.description}, error.code
+
+
+@app.before_request
+def refuse_cut_off_body() -> None:
+    """Answer 413 to a chunked request body that reaches MAX_CONTENT_LENGTH.
+
+    Flask checks the limit against the Content-Length header. A chunked body
+    has none: Werkzeug stops reading it at the limit and would parse the
+    part it read as if it were the whole form.
+    """
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(request.get_data()) >= limit:
+        abort(413)

@@ -1,5 +1,7 @@
 """The Flask app: it checks the input, enqueues a message and answers at once."""
 
+import re
+
 from flask import Flask, abort, request
 from werkzeug.exceptions import HTTPException
 
@@ -26,17 +28,33 @@ def enqueue_add() -> tuple[dict[str, str], int]:
 
 
 def form_int(name: str) -> int:
-    """Return form field ``name`` as an int, or stop the request with a 400."""
+    """Return form field ``name`` as a 64-bit integer, or stop with a 400.
+
+    ASCII digits with an optional sign only: int() also takes "١٢", "1_000"
+    and numbers too long for the worker to print again.
+    """
     value = request.form.get(name, "").strip()
     if not value:
         abort(400, f"Field {name!r} is required.")
-    try:
+    if re.fullmatch(r"[+-]?[0-9]{1,19}", value) and -(2**63) <= int(value) < 2**63:
         return int(value)
-    except ValueError:
-        abort(400, f"Field {name!r} must be an integer, got {value!r}.")
+    abort(400, f"Field {name!r} must be a 64-bit integer, got {value[:20]!r}.")
 
 
 @app.errorhandler(HTTPException)
 def json_error(error: HTTPException) -> tuple[dict[str, str], int]:
     """Answer every HTTP error with one line of JSON instead of an HTML page."""
     return {"error": error.description}, error.code
+
+
+@app.before_request
+def refuse_cut_off_body() -> None:
+    """Answer 413 to a chunked request body that reaches MAX_CONTENT_LENGTH.
+
+    Flask checks the limit against the Content-Length header. A chunked body
+    has none: Werkzeug stops reading it at the limit and would parse the
+    part it read as if it were the whole form.
+    """
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(request.get_data()) >= limit:
+        abort(413)

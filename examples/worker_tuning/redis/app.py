@@ -34,7 +34,7 @@ def form_seconds(name: str) -> float:
     try:
         seconds = float(value)
     except ValueError:
-        abort(400, f"Field {name!r} must be a number, got {value!r}.")
+        abort(400, f"Field {name!r} must be a number, got {value[:20]!r}.")
     # "nan" and "inf" convert too; NaN fails every comparison, so both end here.
     if not 0 < seconds <= MAX_SECONDS:
         abort(400, f"Field {name!r} must be more than 0 and at most {MAX_SECONDS}.")
@@ -45,3 +45,16 @@ def form_seconds(name: str) -> float:
 def json_error(error: HTTPException) -> tuple[dict[str, str], int]:
     """Answer every HTTP error with one line of JSON instead of an HTML page."""
     return {"error": error.description}, error.code
+
+
+@app.before_request
+def refuse_cut_off_body() -> None:
+    """Answer 413 to a chunked request body that reaches MAX_CONTENT_LENGTH.
+
+    Flask checks the limit against the Content-Length header. A chunked body
+    has none: Werkzeug stops reading it at the limit and would parse the
+    part it read as if it were the whole form.
+    """
+    limit = app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(request.get_data()) >= limit:
+        abort(413)

@@ -14,6 +14,9 @@ def enqueue_welcome() -> tuple[dict[str, str], int]:
     username = request.form.get("username", "").strip()
     if not username:
         abort(400, "Field 'username' is required.")
+    # No line breaks or terminal escapes: the name ends up in log lines.
+    if len(username) > 64 or not username.isprintable():
+        abort(400, "Field 'username' must be at most 64 printable characters.")
     try:
         message = welcome.send(username)
     except BROKER_ERRORS as error:
@@ -27,3 +30,16 @@ def enqueue_welcome() -> tuple[dict[str, str], int]:
 def json_error(error: HTTPException) -> tuple[dict[str, str], int]:
     """Answer every HTTP error of the app with one line of JSON."""
     return {"error": error.description}, error.code
+
+
+@bp.before_app_request
+def refuse_cut_off_body() -> None:
+    """Answer 413 to a chunked request body that reaches MAX_CONTENT_LENGTH.
+
+    Flask checks the limit against the Content-Length header. A chunked body
+    has none: Werkzeug stops reading it at the limit and would parse the
+    part it read as if it were the whole form.
+    """
+    limit = current_app.config["MAX_CONTENT_LENGTH"]
+    if request.content_length is None and len(request.get_data()) >= limit:
+        abort(413)

@@ -13,4 +13,6 @@ def welcome(username: str) -> None:
     # The worker pushed an app context for this message, so current_app is
     # the app that myapp.worker built, with its config.
     site_name = current_app.config["SITE_NAME"]
-    print(f"Welcome to {site_name}, {username}!")
+    # !r escapes line breaks and terminal escapes: a message that did not
+    # come through the view cannot forge log lines either.
+    print(f"Welcome to {site_name}, {username!r}!")

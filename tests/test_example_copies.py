@@ -1,0 +1,50 @@
+"""Helpers that several examples copy stay the same wherever they are copied.
+
+A reader who copies the quickstart's form_int() and the results page's gets
+one function, not two that drift apart.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import pytest
+
+from conftest import EXAMPLES
+
+SHARED = ["form_int", "form_address", "refuse_cut_off_body"]
+
+
+def copies(function: str) -> dict[str, str]:
+    """The source of every definition of ``function`` in examples/, by file.
+
+    Decorators are left out, and a blueprint's ``current_app`` reads as the
+    module's ``app``: that is the one stated difference of examples/factory.
+    """
+    found = {}
+    for path in sorted(EXAMPLES.rglob("*.py")):
+        source = path.read_text()
+        for node in ast.walk(ast.parse(source)):
+            if isinstance(node, ast.FunctionDef) and node.name == function:
+                node.decorator_list = []
+                text = ast.unparse(node).replace("current_app.", "app.")
+                found[str(path.relative_to(EXAMPLES))] = text
+    return found
+
+
+@pytest.mark.parametrize("function", SHARED)
+def test_every_copy_of_a_shared_helper_is_the_same(function: str) -> None:
+    found = copies(function)
+    assert len(found) >= 4, f"{function} is copied in fewer places than expected"
+    first_path, first = next(iter(found.items()))
+    differ = [path for path, text in found.items() if text != first]
+    assert not differ, f"{function} differs from {first_path} in: {differ}"
+
+
+def test_every_app_refuses_a_cut_off_body() -> None:
+    apps = {
+        str(path.relative_to(EXAMPLES))
+        for path in [*EXAMPLES.glob("*/*/app.py"), *EXAMPLES.glob("*/*/*/views.py")]
+        if "@app.post" in path.read_text() or "@bp.post" in path.read_text()
+    }
+    assert apps <= set(copies("refuse_cut_off_body")), "an app without the check"
