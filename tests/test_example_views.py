@@ -165,6 +165,30 @@ def test_random_requests_never_get_5xx_and_only_202_enqueues(
     assert pending(example) == accepted
 
 
+MALFORMED_BODIES = {
+    "multipart/form-data": b"x=1&y=2",  # no boundary
+    "multipart/form-data; boundary=b": b"--b\r\nbroken",
+    "application/json": b'{"x": 1,',
+    "application/x-www-form-urlencoded; charset=bogus": b"x=%ff&y=2",
+}
+
+
+def test_malformed_bodies_get_a_4xx_in_one_line_of_json(
+    example: Example, app: Flask
+) -> None:
+    client = app.test_client()
+    for method, rule in routes(app):
+        url = re.sub(r"<[^>]+>", "1", rule)
+        for content_type, body in MALFORMED_BODIES.items():
+            response = client.open(
+                url, method=method, data=body, content_type=content_type
+            )
+            assert 400 <= response.status_code < 500, (url, content_type)
+            assert response.data.count(b"\n") == 1, response.data
+            assert set(response.get_json()) == {"error"}
+    assert pending(example) == 0
+
+
 def test_broker_errors_catch_what_a_hung_or_full_broker_raises(
     example: Example, monkeypatch: pytest.MonkeyPatch
 ) -> None:
