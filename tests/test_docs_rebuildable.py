@@ -25,12 +25,12 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import pytest
-from bs4 import BeautifulSoup, Tag
+from bs4 import Tag
 from docutils import nodes
 from sphinx.application import Sphinx
 
 from conftest import EXAMPLES
-from site_build import build_html
+from site_build import build_html, main_content, tab_label
 
 BROKER_TABS = {"RabbitMQ": "rabbitmq", "Redis": "redis"}
 MARKER = re.compile(r"^\s*# \[docs:[\w-]+(?::end)?\]\s*$")
@@ -104,9 +104,7 @@ def read_page(app: Sphinx, name: str) -> Page:
                 folders[broker].append(EXAMPLES / topic / broker)
     page = Page(name, dict(folders))
 
-    html = Path(app.outdir) / app.builder.get_target_uri(name)
-    soup = BeautifulSoup(html.read_text(), "html.parser")
-    main = soup.find("article", role="main")
+    main = main_content(name)
     for pre in main.select("div.highlight pre"):
         highlight = pre.find_parent("div", class_=re.compile(r"^highlight-"))
         language = highlight["class"][0].removeprefix("highlight-")
@@ -119,7 +117,7 @@ def read_page(app: Sphinx, name: str) -> Page:
             lines.pop(0)
         while lines and not lines[-1].strip():
             lines.pop()
-        page.blocks.append(Block(tab_brokers(soup, pre), caption, language, lines))
+        page.blocks.append(Block(tab_brokers(pre), caption, language, lines))
 
     here = posixpath.dirname(app.builder.get_target_uri(name))
     for link in main.select("p.start-from a[href]"):
@@ -131,13 +129,10 @@ def read_page(app: Sphinx, name: str) -> Page:
     return page
 
 
-def tab_brokers(soup: BeautifulSoup, element: Tag) -> list[str]:
+def tab_brokers(element: Tag) -> list[str]:
     """The broker of the tab ``element`` sits in, or every broker outside tabs."""
-    panel = element.find_parent("div", class_="sphinx-tabs-panel")
-    if panel is None:
-        return list(BROKER_TABS.values())
-    label = soup.find(id=panel["aria-labelledby"]).get_text().strip()
-    return [BROKER_TABS[label]]
+    label = tab_label(element)
+    return list(BROKER_TABS.values()) if label is None else [BROKER_TABS[label]]
 
 
 def file_lines(path: Path) -> list[tuple[int, str]]:
