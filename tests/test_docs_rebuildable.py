@@ -3,7 +3,8 @@
 These tests read the built HTML, as a reader sees it. For every page and each
 broker tab, every file the page shows in part must have each of its lines
 somewhere on that page, or on the page it says to start from (its
-``.. start-from::`` line, followed from page to page), or the page must offer
+``.. start-from::`` line, followed from page to page; there, a file of the
+same name and bytes in another example counts too), or the page must offer
 the whole file: show it whole, or link a download of that very file. The
 example folder's zip does not count: a reader who copies the page must get
 everything from the page.
@@ -178,10 +179,29 @@ def chain(site: Site, name: str) -> list[str]:
     return order
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """The same file, or one of the same name and bytes in another example.
+
+    A page that starts from another example's page (Deploy starts from the
+    quickstart's Workers) has that example's files: an identical file there
+    needs no second showing.
+    """
+    if a == b:
+        return True
+    name_a, name_b = (p.relative_to(EXAMPLES).parts[2:] for p in (a, b))
+    return name_a == name_b and a.read_bytes() == b.read_bytes()
+
+
 def unshown_lines(site: Site, page: str, broker: str, path: Path) -> list[str]:
     """The lines of ``path`` that a reader of ``page`` has not seen, if any."""
     pages = chain(site, page)
-    shown = set().union(*(site.shown.get((p, broker, path), set()) for p in pages))
+    shown = set().union(
+        *(
+            numbers
+            for (other_page, other_broker, other), numbers in site.shown.items()
+            if other_page in pages and other_broker == broker and same_file(path, other)
+        )
+    )
     downloads = [d for p in pages for d in site.pages[p].downloads]
     if any(d.is_file() and d.read_bytes() == path.read_bytes() for d in downloads):
         return []  # Offered whole. (The folder's zip is no copy of the file.)
