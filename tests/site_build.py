@@ -41,7 +41,9 @@ def main_content(page: str) -> Tag:
 
 def tab_label(element: Tag) -> str | None:
     """The label of the sphinx-tabs tab ``element`` sits in ("Redis"), if any."""
-    panel = element.find_parent("div", class_="sphinx-tabs-panel")
+    panel = element
+    if "sphinx-tabs-panel" not in element.get("class", []):
+        panel = element.find_parent("div", class_="sphinx-tabs-panel")
     if panel is None:
         return None
     tablist = panel.parent.find("div", role="tablist", recursive=False)
