@@ -9,10 +9,11 @@ project = "Background tasks with Flask and Dramatiq"
 author = "The guide's authors"
 copyright = "2026, the guide's authors"
 
-# docs/_ext holds this site's own extension.
+# docs/_ext holds this site's own extensions.
 sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 extensions = [
+    "example_folders",
     "section_markers",
     "sphinx.ext.intersphinx",
     "sphinx_copybutton",

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from docutils import nodes
 from sphinx.application import Sphinx
+from sphinx.util.docutils import docutils_namespace
 
 from conftest import EXAMPLES, ROOT
 
@@ -53,12 +54,13 @@ class Site:
 def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     out = tmp_path_factory.mktemp("docs")
     warnings = io.StringIO()
-    app = Sphinx(
-        DOCS, DOCS, out / "html", out / "doctrees", "dummy",
-        status=None, warning=warnings, freshenv=True,
-        confoverrides={"nitpicky": True},
-    )  # fmt: skip
-    app.build()
+    with docutils_namespace():  # Leaves no directive to another build.
+        app = Sphinx(
+            DOCS, DOCS, out / "html", out / "doctrees", "dummy",
+            status=None, warning=warnings, freshenv=True,
+            confoverrides={"nitpicky": True},
+        )  # fmt: skip
+        app.build()
     return Site(app, warnings.getvalue())
 
 

@@ -19,10 +19,10 @@ from urllib.parse import urljoin, urlsplit
 
 import pytest
 from playwright import sync_api as playwright
-from sphinx.application import Sphinx
 
 from conftest import EXAMPLES, ROOT
 from markers import marked_lines
+from site_build import build_html
 
 pytestmark = pytest.mark.browser
 
@@ -76,9 +76,7 @@ def site() -> Iterator[tuple[str, Path]]:
     It is `nox -s docs`'s build, brought up to date: after that session,
     Sphinx finds nothing to rebuild.
     """
-    docs = ROOT / "docs"
-    html = docs / "_build" / "html"
-    Sphinx(docs, docs, html, html / ".doctrees", "html", status=None).build()
+    html = Path(build_html().outdir)
     handler = functools.partial(GzipHandler, directory=html)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()

@@ -1,5 +1,6 @@
 """The actors. The worker imports this module; so does the Flask app."""
 
+# [docs:broker]
 import os
 import ssl
 
@@ -7,7 +8,6 @@ import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
-# [docs:broker]
 # The whole URL, password and TLS included, comes from the environment.
 # Building the broker opens no connection: the first .send() does, in the
 # process that sends.

@@ -1,12 +1,12 @@
 """The actors. The worker imports this module; so does the Flask app."""
 
+# [docs:broker]
 import os
 
 import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-# [docs:broker]
 # The whole URL, password and TLS included, comes from the environment.
 # Building the broker opens no connection: the first .send() does, in the
 # process that sends.

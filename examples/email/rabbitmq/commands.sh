@@ -7,6 +7,10 @@ python -m venv .venv
 python -m pip install -r requirements.txt
 # [docs:install:end]
 
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
 # [docs:smtp-server]
 python -m pip install aiosmtpd
 python -m aiosmtpd --nosetuid --listen 127.0.0.1:8025
@@ -19,3 +23,7 @@ curl --data to=ada@example.com http://127.0.0.1:5000/welcome
 # [docs:dead-letters]
 docker exec rabbitmq rabbitmqctl list_queues name messages
 # [docs:dead-letters:end]
+
+# [docs:dead-letters-local]
+sudo rabbitmqctl list_queues name messages
+# [docs:dead-letters-local:end]

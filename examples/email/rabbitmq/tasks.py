@@ -1,5 +1,6 @@
 """The e-mail actor. The worker imports this module; so does the Flask app."""
 
+# [docs:broker]
 import logging
 import os
 import smtplib
@@ -13,7 +14,6 @@ from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 from sent_log import already_sent, record_sent
 
-# [docs:broker]
 broker = RabbitmqBroker(
     url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
     # Wait for RabbitMQ to confirm each message, so .send() fails loudly
@@ -54,9 +54,9 @@ if SMTP_USERNAME and not SMTP_STARTTLS:
 MAX_RETRIES = int(os.environ.get("EMAIL_MAX_RETRIES", "8"))
 MIN_BACKOFF_MS = int(os.environ.get("EMAIL_MIN_BACKOFF_MS", "30000"))
 MAX_BACKOFF_MS = int(os.environ.get("EMAIL_MAX_BACKOFF_MS", "900000"))
-# [docs:settings:end]
 
 logger = logging.getLogger(__name__)
+# [docs:settings:end]
 
 
 class PermanentSMTPError(Exception):

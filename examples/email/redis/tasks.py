@@ -1,5 +1,6 @@
 """The e-mail actor. The worker imports this module; so does the Flask app."""
 
+# [docs:broker]
 import logging
 import os
 import smtplib
@@ -13,7 +14,6 @@ from dramatiq.brokers.redis import RedisBroker
 
 from sent_log import already_sent, record_sent
 
-# [docs:broker]
 broker = RedisBroker(
     url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
 )
@@ -52,9 +52,9 @@ if SMTP_USERNAME and not SMTP_STARTTLS:
 MAX_RETRIES = int(os.environ.get("EMAIL_MAX_RETRIES", "8"))
 MIN_BACKOFF_MS = int(os.environ.get("EMAIL_MIN_BACKOFF_MS", "30000"))
 MAX_BACKOFF_MS = int(os.environ.get("EMAIL_MAX_BACKOFF_MS", "900000"))
-# [docs:settings:end]
 
 logger = logging.getLogger(__name__)
+# [docs:settings:end]
 
 
 class PermanentSMTPError(Exception):

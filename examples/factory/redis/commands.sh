@@ -7,6 +7,10 @@ python -m venv .venv
 python -m pip install -r requirements.txt
 # [docs:install:end]
 
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
 # [docs:config]
 export FLASK_SITE_NAME="Dramatiq Shop"
 # [docs:config:end]

@@ -7,9 +7,19 @@ python -m venv .venv
 python -m pip install -r requirements.txt
 # [docs:install:end]
 
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
 # [docs:start-broker]
 docker run --detach --name rabbitmq --publish 127.0.0.1:5672:5672 rabbitmq:4
 # [docs:start-broker:end]
+
+# [docs:start-broker-local]
+# Without Docker: your system's rabbitmq-server, on this machine only.
+sudo RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 rabbitmq-server -detached
+sudo rabbitmqctl await_startup
+# [docs:start-broker-local:end]
 
 # [docs:request]
 curl --data x=1 --data y=2 http://127.0.0.1:5000/add

@@ -7,9 +7,19 @@ python -m venv .venv
 python -m pip install -r requirements.txt
 # [docs:install:end]
 
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
 # [docs:start-broker]
 docker run --detach --name redis --publish 127.0.0.1:6379:6379 redis:7
 # [docs:start-broker:end]
+
+# [docs:start-broker-local]
+# Without Docker: your system's redis-server, on this machine only.
+mkdir -p ~/redis-data
+redis-server --bind 127.0.0.1 --dir ~/redis-data --daemonize yes
+# [docs:start-broker-local:end]
 
 # [docs:request]
 curl --data x=1 --data y=2 http://127.0.0.1:5000/add

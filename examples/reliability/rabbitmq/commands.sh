@@ -7,6 +7,10 @@ python -m venv .venv
 python -m pip install -r requirements.txt
 # [docs:install:end]
 
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
 # [docs:start-broker]
 # Replace the container of the install page: its name is taken, and it
 # keeps its data inside itself, where the next container cannot find it.
@@ -17,6 +21,13 @@ docker run --detach --name rabbitmq --hostname rabbitmq \
   --publish 127.0.0.1:5672:5672 \
   --volume rabbitmq-data:/var/lib/rabbitmq rabbitmq:4
 # [docs:start-broker:end]
+
+# [docs:start-broker-local]
+# Without Docker: your system's rabbitmq-server keeps its data on your disk
+# already. Start it, on this machine only, if it is not running.
+sudo RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 rabbitmq-server -detached
+sudo rabbitmqctl await_startup
+# [docs:start-broker-local:end]
 
 # [docs:request]
 mkdir -p uploads

@@ -1,5 +1,6 @@
 """The import actor. The worker imports this module; so does the Flask app."""
 
+# [docs:broker]
 import logging
 import os
 from contextlib import closing
@@ -11,7 +12,6 @@ from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
 import imports_db
 
-# [docs:broker]
 broker = RabbitmqBroker(
     url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
     # Wait for RabbitMQ to confirm each message, so .send() fails loudly
@@ -40,9 +40,9 @@ UPLOADS_DIR = Path(os.environ.get("UPLOADS_DIR", "uploads"))
 MAX_RETRIES = int(os.environ.get("IMPORT_MAX_RETRIES", "5"))
 MIN_BACKOFF_MS = int(os.environ.get("IMPORT_MIN_BACKOFF_MS", "10000"))
 MAX_BACKOFF_MS = int(os.environ.get("IMPORT_MAX_BACKOFF_MS", "300000"))
-# [docs:settings:end]
 
 logger = logging.getLogger(__name__)
+# [docs:settings:end]
 
 
 @dramatiq.actor(

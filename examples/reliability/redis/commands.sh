@@ -7,6 +7,10 @@ python -m venv .venv
 python -m pip install -r requirements.txt
 # [docs:install:end]
 
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
 # [docs:start-broker]
 # Replace the container of the install page: its name is taken, and it
 # keeps its data inside itself, where the next container cannot find it.
@@ -20,6 +24,15 @@ docker run --detach --name redis --publish 127.0.0.1:6379:6379 \
   --volume redis-data:/data redis:7 \
   redis-server --appendonly yes --maxmemory-policy noeviction
 # [docs:start-broker:end]
+
+# [docs:start-broker-local]
+# Without Docker: stop your redis-server, then start it again with its
+# append-only file, on this machine only.
+redis-cli shutdown
+mkdir -p ~/redis-data
+redis-server --bind 127.0.0.1 --dir ~/redis-data --daemonize yes \
+  --appendonly yes --maxmemory-policy noeviction
+# [docs:start-broker-local:end]
 
 # [docs:request]
 mkdir -p uploads

@@ -1,5 +1,6 @@
 """The import actor. The worker imports this module; so does the Flask app."""
 
+# [docs:broker]
 import logging
 import os
 from contextlib import closing
@@ -11,7 +12,6 @@ from dramatiq.brokers.redis import RedisBroker
 
 import imports_db
 
-# [docs:broker]
 broker = RedisBroker(
     url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
     # Give the messages of a crashed worker back within seconds, not after
@@ -44,9 +44,9 @@ UPLOADS_DIR = Path(os.environ.get("UPLOADS_DIR", "uploads"))
 MAX_RETRIES = int(os.environ.get("IMPORT_MAX_RETRIES", "5"))
 MIN_BACKOFF_MS = int(os.environ.get("IMPORT_MIN_BACKOFF_MS", "10000"))
 MAX_BACKOFF_MS = int(os.environ.get("IMPORT_MAX_BACKOFF_MS", "300000"))
-# [docs:settings:end]
 
 logger = logging.getLogger(__name__)
+# [docs:settings:end]
 
 
 @dramatiq.actor(

@@ -7,11 +7,23 @@ python -m venv .venv
 python -m pip install -r requirements.txt
 # [docs:install:end]
 
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
 # [docs:start-broker]
 # Results need Redis next to RabbitMQ.
 docker run --detach --name rabbitmq --publish 127.0.0.1:5672:5672 rabbitmq:4
 docker run --detach --name redis --publish 127.0.0.1:6379:6379 redis:7
 # [docs:start-broker:end]
+
+# [docs:start-broker-local]
+# Without Docker: your system's rabbitmq-server, on this machine only.
+sudo RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 rabbitmq-server -detached
+sudo rabbitmqctl await_startup
+mkdir -p ~/redis-data
+redis-server --bind 127.0.0.1 --dir ~/redis-data --daemonize yes
+# [docs:start-broker-local:end]
 
 # [docs:request]
 curl --include --data x=1 --data y=2 http://127.0.0.1:5000/divide

@@ -7,6 +7,10 @@ python -m venv .venv
 python -m pip install -r requirements.txt
 # [docs:install:end]
 
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
 # [docs:request]
 curl --data account_id=42 http://127.0.0.1:5000/exports
 # [docs:request:end]

@@ -1,12 +1,12 @@
 """The actor, which trusts nothing it reads from the broker."""
 
+# [docs:broker]
 import os
 
 import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
-# [docs:broker]
 broker = RabbitmqBroker(
     # The URL, password included, comes from the environment: amqps://
     # with a real user in production, never written in the code.
@@ -26,6 +26,7 @@ class InvalidMessage(ValueError):
     """A message no honest sender would send: retrying cannot fix it."""
 
 
+# [docs:actor]
 # throws: an invalid message fails once and goes to the dead-letter queue.
 @dramatiq.actor(queue_name="security", throws=(InvalidMessage,))
 def export_account(account_id: int) -> None:
@@ -37,3 +38,6 @@ def export_account(account_id: int) -> None:
     # Load the account here, by its id: what the database holds now, not a
     # copy taken when the message was sent.
     print(f"Exporting account {account_id}.")
+
+
+# [docs:actor:end]

@@ -1,5 +1,6 @@
 """The actors. The worker imports this module; so do the Flask app and the tests."""
 
+# [docs:broker]
 import os
 
 import dramatiq
@@ -7,7 +8,6 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
-# [docs:broker]
 broker: dramatiq.Broker
 if os.environ.get("UNIT_TESTS") == "1":
     # Your unit tests set UNIT_TESTS=1 (see tests/conftest.py): messages stay
@@ -23,7 +23,6 @@ else:
 # Set the broker before declaring any actor: @dramatiq.actor binds each
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
-# [docs:broker:end]
 
 # What .send() raises when RabbitMQ cannot be reached, or does not answer a
 # new connection within pika's stack_timeout (15 s): Dramatiq wraps the first
@@ -32,6 +31,7 @@ BROKER_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
     AMQPConnectorException,
 )
+# [docs:broker:end]
 
 
 @dramatiq.actor(queue_name="testing")

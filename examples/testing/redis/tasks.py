@@ -1,5 +1,6 @@
 """The actors. The worker imports this module; so do the Flask app and the tests."""
 
+# [docs:broker]
 import os
 
 import dramatiq
@@ -7,7 +8,6 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.brokers.stub import StubBroker
 
-# [docs:broker]
 broker: dramatiq.Broker
 if os.environ.get("UNIT_TESTS") == "1":
     # Your unit tests set UNIT_TESTS=1 (see tests/conftest.py): messages stay
@@ -20,7 +20,6 @@ else:
 # Set the broker before declaring any actor: @dramatiq.actor binds each
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
-# [docs:broker:end]
 
 # What .send() raises when Redis cannot be reached, does not answer within
 # redis-py's socket timeout (5 s), or is full and refuses writes: redis-py's
@@ -30,6 +29,7 @@ BROKER_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.TimeoutError,
     redis.exceptions.OutOfMemoryError,
 )
+# [docs:broker:end]
 
 
 @dramatiq.actor(queue_name="testing")

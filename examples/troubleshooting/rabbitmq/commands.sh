@@ -67,7 +67,15 @@ curl --data x=1 --data y=2 http://127.0.0.1:8000/add
 docker exec rabbitmq rabbitmqctl eval 'application:get_env(rabbit, consumer_timeout).'
 # [docs:consumer-timeout:end]
 
+# [docs:consumer-timeout-local]
+sudo rabbitmqctl eval 'application:get_env(rabbit, consumer_timeout).'
+# [docs:consumer-timeout-local:end]
+
 # [docs:delay]
 python -c 'from tasks import add; add.send_with_options(args=(1, 2), delay=3_600_000)'
 docker exec rabbitmq rabbitmqctl list_queues name messages_ready messages_unacknowledged | grep troubleshooting
 # [docs:delay:end]
+
+# [docs:queues-local]
+sudo rabbitmqctl list_queues name messages_ready messages_unacknowledged | grep troubleshooting
+# [docs:queues-local:end]

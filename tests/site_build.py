@@ -1,0 +1,50 @@
+"""Build the HTML site in-process, as `nox -s docs` builds it, and read its pages.
+
+The build goes to docs/_build/html, so after `nox -s docs` Sphinx finds
+little or nothing to rebuild. One build, and one parse of each page, serves
+every test of a process.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from bs4 import BeautifulSoup, Tag
+from sphinx.application import Sphinx
+from sphinx.util.docutils import docutils_namespace
+
+DOCS = Path(__file__).resolve().parent.parent / "docs"
+HTML = DOCS / "_build" / "html"
+
+
+@functools.cache
+def build_html() -> Sphinx:
+    """Bring docs/_build/html up to date; return the app (its env, its outdir)."""
+    # The namespace keeps this app's directives and nodes from leaking into
+    # another build in the same process (tests/test_docs.py makes one).
+    with docutils_namespace():
+        app = Sphinx(DOCS, DOCS, HTML, HTML / ".doctrees", "html", status=None)
+        app.build()
+    return app
+
+
+@functools.cache
+def main_content(page: str) -> Tag:
+    """The page's main column as a reader reads it: furo's <article>, parsed."""
+    app = build_html()
+    text = (Path(app.outdir) / app.builder.get_target_uri(page)).read_text()
+    # Only the article: parsing the navigation too would take a third longer.
+    start, end = text.index('<article role="main"'), text.index("</article>")
+    return BeautifulSoup(text[start : end + len("</article>")], "html.parser")
+
+
+def tab_label(element: Tag) -> str | None:
+    """The label of the sphinx-tabs tab ``element`` sits in ("Redis"), if any."""
+    panel = element
+    if "sphinx-tabs-panel" not in element.get("class", []):
+        panel = element.find_parent("div", class_="sphinx-tabs-panel")
+    if panel is None:
+        return None
+    tablist = panel.parent.find("div", role="tablist", recursive=False)
+    return tablist.find("button", id=panel["aria-labelledby"]).get_text().strip()
