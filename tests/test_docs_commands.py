@@ -16,7 +16,8 @@ from bs4 import Tag
 from site_build import build_html, main_content, tab_label
 
 ACTIVATE = ". .venv/bin/activate"
-NEW_TERMINAL = re.compile(r"\bterminals?\b", re.IGNORECASE)
+# "terminal escape" is a character sequence, not a window to open.
+NEW_TERMINAL = re.compile(r"\bterminals?\b(?! escapes?)", re.IGNORECASE)
 # What runs a broker without Docker, by the image a docker run starts.
 LOCAL_SERVER = {"rabbitmq": "rabbitmq-server", "redis": "redis-server"}
 
