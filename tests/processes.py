@@ -129,3 +129,37 @@ class Process:
             pass
         self.popen.wait()
         self._log_file.close()
+
+
+def broker_connections(pgid: int, broker_port: int) -> int:
+    """TCP connections to ``broker_port`` the processes of a group hold."""
+    inodes = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rpartition(")")[2].split()[2]) != pgid:
+                continue
+            for fd in (stat.parent / "fd").iterdir():
+                inodes.add(fd.readlink().name.removeprefix("socket:[").rstrip("]"))
+        except OSError:
+            continue  # The process or the file went away meanwhile.
+    count = 0
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            remote_port = int(fields[2].rpartition(":")[2], 16)
+            established = fields[3] == "01"
+            if remote_port == broker_port and established and fields[9] in inodes:
+                count += 1
+    return count
+
+
+def open_files(pgid: int) -> int:
+    """File descriptors the processes of a group hold open."""
+    count = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(stat.read_text().rpartition(")")[2].split()[2]) == pgid:
+                count += sum(1 for _ in (stat.parent / "fd").iterdir())
+        except OSError:
+            continue  # The process went away meanwhile.
+    return count

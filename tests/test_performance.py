@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from conftest import BROKER_UNAVAILABLE, EXAMPLES, Example, example_params, ready
-from processes import Process, free_port, port_is_open, wait_for
+from processes import Process, broker_connections, free_port, port_is_open, wait_for
 
 if TYPE_CHECKING:
     from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -272,28 +272,6 @@ def test_io_actor_reports_after_its_wait(
         assert 0.3 <= receive(probe, "io") - sent < 5
     finally:
         worker.kill_group()
-
-
-def broker_connections(pgid: int, broker_port: int) -> int:
-    """TCP connections to ``broker_port`` the processes of a group hold."""
-    inodes = set()
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rpartition(")")[2].split()[2]) != pgid:
-                continue
-            for fd in (stat.parent / "fd").iterdir():
-                inodes.add(fd.readlink().name.removeprefix("socket:[").rstrip("]"))
-        except OSError:
-            continue  # The process or the file went away meanwhile.
-    count = 0
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for line in Path(table).read_text().splitlines()[1:]:
-            fields = line.split()
-            remote_port = int(fields[2].rpartition(":")[2], 16)
-            established = fields[3] == "01"
-            if remote_port == broker_port and established and fields[9] in inodes:
-                count += 1
-    return count
 
 
 @pytest.mark.parametrize(

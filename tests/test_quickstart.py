@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import re
 import shlex
@@ -21,9 +22,16 @@ from conftest import (
     run_against_flask,
 )
 from output import assert_shown_in_order
-from processes import free_port, port_is_open, wait_for
+from processes import (
+    broker_connections,
+    free_port,
+    open_files,
+    port_is_open,
+    wait_for,
+)
 
 QUEUE = "default"
+FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 @pytest.fixture(params=example_params("quickstart"))
@@ -112,6 +120,41 @@ def test_unreachable_broker_answers_503_with_one_clear_line(
 
     assert response.status_code == 503
     assert response.get_json() == BROKER_UNAVAILABLE
+
+
+def test_web_command_holds_its_broker_connections_over_1000_requests(
+    example: Example, tmp_path: Path
+) -> None:
+    """The Procfile's `flask run` opens no connection per request.
+
+    Flask's threaded server runs each request on a new thread, and
+    Dramatiq's RabbitMQ broker keeps one connection per thread, never
+    closed: +1 connection and +4 file descriptors per request, until the
+    process runs out of them.
+    """
+    port = free_port()
+    web = example.start("web", tmp_path, env={"FLASK_RUN_PORT": str(port)})
+    try:
+        wait_for(lambda: port_is_open(port), timeout=15, what="the Flask app")
+        # One keep-alive connection: the count is the app's, not the client's.
+        client = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        counts = []
+        for sent in range(1, 1001):
+            client.request("POST", "/add", body="x=1&y=2", headers=FORM_HEADERS)
+            response = client.getresponse()
+            response.read()
+            assert response.status == 202, sent
+            if sent in (10, 1000):
+                pgid = web.popen.pid
+                connections = broker_connections(pgid, example.broker.address[1])
+                counts.append((connections, open_files(pgid)))
+        client.close()
+    finally:
+        web.kill_group()
+    print(f"{example.broker.name}: (connections, open files) {counts}")
+    (after_10, files_after_10), (after_1000, files_after_1000) = counts
+    assert after_10 == after_1000 == 1
+    assert files_after_1000 <= files_after_10 + 4
 
 
 def test_requirements_shown_in_install_are_installed(example: Example) -> None:
