@@ -48,3 +48,21 @@ def test_every_app_refuses_a_cut_off_body() -> None:
         if "@app.post" in path.read_text() or "@bp.post" in path.read_text()
     }
     assert apps <= set(copies("refuse_cut_off_body")), "an app without the check"
+
+
+def test_every_copy_of_publish_timeout_is_the_same() -> None:
+    """Each RabbitMQ folder that uses the middleware has its own identical copy."""
+    users = [
+        path
+        for path in sorted(EXAMPLES.glob("*/rabbitmq/**/*.py"))
+        if "from publish_timeout import" in path.read_text()
+        or "from myapp.publish_timeout import" in path.read_text()
+    ]
+    assert users, "no example uses publish_timeout.py"
+    copies = sorted({path.parent / "publish_timeout.py" for path in users})
+    assert all(copy.is_file() for copy in copies), copies
+    first = copies[0].read_bytes()
+    differ = [
+        str(copy.relative_to(EXAMPLES)) for copy in copies if copy.read_bytes() != first
+    ]
+    assert not differ, f"publish_timeout.py differs from {copies[0]} in: {differ}"

@@ -8,6 +8,8 @@ import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
+from publish_timeout import PublishTimeout
+
 # The whole URL, password and TLS included, comes from the environment.
 # Building the broker opens no connection: the first .send() does, in the
 # process that sends.
@@ -17,16 +19,23 @@ broker = RabbitmqBroker(
     # instead of losing a message the broker never stored.
     confirm_delivery=True,
 )
+# Bound every wait of .send() on a RabbitMQ that stops answering: 2 s to open
+# a connection (pika's default: 15 s, set here over any in the URL) and 2 s
+# for the confirm of each message (no limit by default).
+broker.parameters.stack_timeout = 2
+broker.add_middleware(PublishTimeout(seconds=2))
 dramatiq.set_broker(broker)
 
-# What .send() raises when RabbitMQ cannot be reached. Dramatiq wraps only
-# some of pika's errors. pika raises two kinds as they are: a new connection
-# that gets no answer within its stack_timeout (15 s), and, with amqps://, a
-# TLS error such as a certificate it cannot verify.
+# What .send() raises when RabbitMQ cannot be reached or does not answer in
+# time. Dramatiq wraps only some of pika's errors. pika raises three kinds as
+# they are: a new connection's timeout; with amqps://, a TLS error such as a
+# certificate it cannot verify; and OSError when this process has no file
+# descriptor left for a new connection. (ssl.SSLError is an OSError too.)
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
     AMQPConnectorException,
     ssl.SSLError,
+    OSError,
 )
 # [docs:broker:end]
 

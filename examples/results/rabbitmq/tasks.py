@@ -11,6 +11,8 @@ from dramatiq.results import Results
 from dramatiq.results.backends import RedisBackend
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
+from publish_timeout import PublishTimeout
+
 # Dramatiq has no result backend for RabbitMQ: results go to Redis.
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 broker = RabbitmqBroker(
@@ -19,14 +21,21 @@ broker = RabbitmqBroker(
     # instead of losing a message the broker never stored.
     confirm_delivery=True,
 )
+# Bound every wait of .send() on a RabbitMQ that stops answering: 2 s to open
+# a connection (pika's default: 15 s, set here over any in the URL) and 2 s
+# for the confirm of each message (no limit by default).
+broker.parameters.stack_timeout = 2
+broker.add_middleware(PublishTimeout(seconds=2))
 
 # What the broker (RabbitMQ) and the result store (Redis) raise when they
-# cannot be reached, or do not answer in time: pika's stack_timeout (15 s)
-# for a new connection and redis-py's socket timeout (5 s), which Dramatiq
-# does not wrap. A full Redis refuses writes with OutOfMemoryError.
+# cannot be reached, or do not answer in time: pika's timeout for a new
+# connection and redis-py's socket timeout (5 s), which Dramatiq does not
+# wrap. A full Redis refuses writes with OutOfMemoryError. OSError: this
+# process has no file descriptor left for a new connection.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
     AMQPConnectorException,
+    OSError,
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.OutOfMemoryError,

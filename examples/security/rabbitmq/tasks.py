@@ -7,17 +7,23 @@ import dramatiq
 from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
+from publish_timeout import PublishTimeout
+
 broker = RabbitmqBroker(
     # The URL, password included, comes from the environment: amqps://
     # with a real user in production, never written in the code.
     url=os.environ.get("RABBITMQ_URL", "amqp://127.0.0.1:5672"),
     confirm_delivery=True,
 )
+# Give up on a RabbitMQ that stops answering after 2 s (see Configure).
+broker.parameters.stack_timeout = 2
+broker.add_middleware(PublishTimeout(seconds=2))
 dramatiq.set_broker(broker)
 
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
     AMQPConnectorException,
+    OSError,
 )
 # [docs:broker:end]
 

@@ -7,17 +7,22 @@ import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 
-broker = RedisBroker(
+client = redis.Redis.from_url(
     # The URL, password included, comes from the environment: rediss://
     # with a password in production, never written in the code.
-    url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    # Give up on a Redis that stops answering after 2 s (see Configure).
+    socket_connect_timeout=2,
+    socket_timeout=2,
 )
+broker = RedisBroker(client=client)
 dramatiq.set_broker(broker)
 
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.OutOfMemoryError,
+    OSError,
 )
 # [docs:broker:end]
 

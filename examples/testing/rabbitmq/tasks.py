@@ -8,6 +8,8 @@ from dramatiq.brokers.rabbitmq import RabbitmqBroker
 from dramatiq.brokers.stub import StubBroker
 from pika.adapters.utils.connection_workflow import AMQPConnectorException
 
+from publish_timeout import PublishTimeout
+
 broker: dramatiq.Broker
 if os.environ.get("UNIT_TESTS") == "1":
     # Your unit tests set UNIT_TESTS=1 (see tests/conftest.py): messages stay
@@ -20,16 +22,23 @@ else:
         # instead of losing a message the broker never stored.
         confirm_delivery=True,
     )
+    # Bound every wait of .send() on a RabbitMQ that stops answering: 2 s to
+    # open a connection (pika's default: 15 s, set here over any in the URL)
+    # and 2 s for the confirm of each message (no limit by default).
+    broker.parameters.stack_timeout = 2
+    broker.add_middleware(PublishTimeout(seconds=2))
 # Set the broker before declaring any actor: @dramatiq.actor binds each
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
 
-# What .send() raises when RabbitMQ cannot be reached, or does not answer a
-# new connection within pika's stack_timeout (15 s): Dramatiq wraps the first
-# error, not the second.
+# What .send() raises when RabbitMQ cannot be reached or does not answer in
+# time. Dramatiq wraps only some of pika's errors: pika raises a new
+# connection's timeout as it is, and OSError when this process has no file
+# descriptor left for a new connection.
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     dramatiq.errors.BrokerConnectionError,
     AMQPConnectorException,
+    OSError,
 )
 # [docs:broker:end]
 
