@@ -1237,10 +1237,13 @@ def test_5000_posts_are_processed_exactly_once(
     assert folder.rows() == dict.fromkeys(keys, 2), (
         "an import's rows were written twice"
     )
-    assert all(imported(output)[key] <= 1 for key in keys), "an import committed twice"
-    assert {key: runs(output)[key] for key in clean} == dict.fromkeys(clean, 1)
-    assert {key: skipped(output)[key] for key in clean} == {
-        key: int(key in keys[:50]) for key in clean
+    # Each count reads the whole log once: not once per key, which took minutes.
+    commits, starts, skips = imported(output), runs(output), skipped(output)
+    assert all(commits[key] <= 1 for key in keys), "an import committed twice"
+    assert {key: starts[key] for key in clean} == dict.fromkeys(clean, 1)
+    retried = set(keys[:50])
+    assert {key: skips[key] for key in clean} == {
+        key: int(key in retried) for key in clean
     }
     assert example.broker.dead(QUEUE) == 0
     assert example.broker.pending(QUEUE) == 0
