@@ -6,11 +6,10 @@ import importlib
 import os
 import shlex
 import socket
-import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
 from types import ModuleType
@@ -221,54 +220,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
         return
     known = config.cache.get(DURATIONS, {})
     items.sort(key=lambda item: -known.get(item.nodeid, 0.0))
-
-
-SQLITE_FAULT = "sqlite3.OperationalError: disk I/O error"
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> Iterator:
-    """Report a reliability test that failed on a SQLite file corrupted by
-    SQLite's unexplained I/O fault as XFAIL, with the reason.
-
-    On this machine, under the reliability suite's load, the examples' SQLite
-    files got "disk I/O error" at a COMMIT in 3 of 12 clean CI runs: on ext4
-    and on tmpfs alike, with nothing in the kernel log. The cause is not
-    found. The example retries the import, so the fault alone must not fail
-    a test: only when the file is also corrupt afterwards (PRAGMA
-    integrity_check) is the failure put down to it. Any other failure fails,
-    and -rA lists every XFAIL.
-    """
-    outcome = yield
-    report = outcome.get_result()
-    tmp_path = getattr(item, "funcargs", {}).get("tmp_path")
-    if not (report.when == "call" and report.failed and tmp_path):
-        return
-    if "reliability" not in item.keywords:
-        return
-    logs = Path(tmp_path).glob("*.log")
-    if not any(SQLITE_FAULT in log.read_text(errors="replace") for log in logs):
-        return
-    if corrupt := corrupt_databases(Path(tmp_path)):
-        report.outcome = "skipped"
-        report.wasxfail = (
-            f"{SQLITE_FAULT} in a worker's log, then {'; '.join(corrupt)} "
-            "(unexplained; see README)"
-        )
-
-
-def corrupt_databases(folder: Path) -> list[str]:
-    """The SQLite files in ``folder`` that fail PRAGMA integrity_check, and why."""
-    corrupt = []
-    for path in sorted(folder.glob("*.sqlite3")):
-        try:
-            with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-                [(first, *_), *_] = db.execute("PRAGMA integrity_check").fetchall()
-        except sqlite3.DatabaseError as error:
-            first = str(error)
-        if first != "ok":
-            corrupt.append(f"{path.name}: {first}")
-    return corrupt
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -18,14 +18,14 @@ import re
 import shlex
 import shutil
 import signal
-import sqlite3
 import subprocess
+import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import closing, contextmanager
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from statistics import median
@@ -35,6 +35,7 @@ import pytest
 
 from brokers import Broker
 from conftest import BROKER_UNAVAILABLE, Example, example_params, ready
+from databases import Proxy, address, new_database, query, with_address
 from processes import Process, free_port, port_is_open, wait_for
 
 pytestmark = pytest.mark.reliability
@@ -60,6 +61,18 @@ def redis_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     forget_redis_acks(Example(request.param).broker)
 
 
+@pytest.fixture
+def database(example: Example) -> Iterator[str]:
+    """A database of this test's own, with the tables the guide's command creates."""
+    try:
+        with new_database() as url:
+            output = guide_commands(example, "create-tables", {"DATABASE_URL": url})
+            assert output == "The tables are ready.\n"
+            yield url
+    except RuntimeError as error:  # PostgreSQL is not reachable.
+        pytest.fail(str(error), pytrace=False)
+
+
 def forget_redis_acks(broker: Broker) -> None:
     """Delete the workers' lists of unacknowledged messages of this test's queue."""
     import redis
@@ -75,17 +88,17 @@ def forget_redis_acks(broker: Broker) -> None:
 
 @dataclass
 class Folder:
-    """The example's settings for one test: its own uploads folder and record."""
+    """The example's settings for one test: its own uploads folder and database."""
 
     tmp_path: Path
+    database_url: str
     env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.uploads.mkdir(exist_ok=True)
         self.env = {
             "UPLOADS_DIR": str(self.uploads),
-            "IMPORTS_DB": str(self.tmp_path / "imports.sqlite3"),
-            "IMPORT_KEYS_DB": str(self.tmp_path / "keys.sqlite3"),
+            "DATABASE_URL": self.database_url,
             # gunicorn puts its control socket there: keep it in the test's folder.
             "XDG_RUNTIME_DIR": str(self.tmp_path),
             **self.env,
@@ -105,17 +118,8 @@ class Folder:
         return Counter(dict(self.query(query)))
 
     def query(self, sql: str) -> list[tuple]:
-        """The rows of ``sql`` in the example's database, read-only; none before it exists."""
-        path = self.tmp_path / "imports.sqlite3"
-        if not path.exists():
-            return []
-        with closing(
-            sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
-        ) as db:
-            try:
-                return db.execute(sql).fetchall()
-            except sqlite3.OperationalError:  # The worker has not made the tables yet.
-                return []
+        """The rows of ``sql`` in the test's database."""
+        return query(self.database_url, sql)
 
 
 def start(
@@ -498,9 +502,9 @@ def guide_script(example: Example, section: str, port: int, cwd: Path) -> str:
 
 
 def test_the_guides_request_sent_twice_imports_the_file_once(
-    example: Example, tmp_path: Path
+    example: Example, tmp_path: Path, database: str
 ) -> None:
-    folder = Folder(tmp_path)
+    folder = Folder(tmp_path, database)
     worker = start(example, "worker", folder, "worker")
     web = start(example, "web", folder, "web")
     port = int(folder.env["PORT"])
@@ -526,22 +530,26 @@ def test_the_guides_request_sent_twice_imports_the_file_once(
 
 
 def test_two_copies_running_at_once_import_the_file_once(
-    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example: Example, tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Both copies pass the is_done() check; the transaction lets one import.
 
-    The test holds the database's write lock until both copies have read the
-    file, so both are sure to be past the check at the same time. A
-    check-then-record actor would import twice here.
+    The test inserts the import's done mark in a transaction it leaves open
+    until both copies have read the file: both pass is_done(), which cannot
+    see an uncommitted row, and wait at mark_done() on that row. Then the
+    test rolls back: one copy inserts the mark, and the other waits for that
+    copy's commit and writes nothing. A check-then-record actor would import
+    twice here.
     """
-    folder = Folder(tmp_path)
+    import psycopg
+
+    folder = Folder(tmp_path, database)
     (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
     import_id = f"twin-{uuid.uuid4().hex}"
-    monkeypatch.setenv("IMPORTS_DB", folder.env["IMPORTS_DB"])
-    lock = example.load("imports_db", monkeypatch).connect()  # Makes the tables.
     worker = start(example, "worker", folder, "worker")
+    holder = psycopg.connect(database)  # Not autocommit: the INSERT stays open.
     try:
-        lock.execute("BEGIN IMMEDIATE")
+        holder.execute("INSERT INTO done (import_id) VALUES (%s)", (import_id,))
         for _ in range(2):
             send(example, monkeypatch, import_id, "orders.csv")
         watch(
@@ -550,7 +558,7 @@ def test_two_copies_running_at_once_import_the_file_once(
             timeout=30,
             what="both copies to read the file",
         )
-        lock.rollback()
+        holder.rollback()
         watch(
             [worker],
             lambda: skipped(worker.output())[import_id] == 1,
@@ -559,18 +567,19 @@ def test_two_copies_running_at_once_import_the_file_once(
         )
         assert stop(worker) == 0
     finally:
-        lock.close()
+        holder.close()
         worker.kill_group()
 
     assert imported(worker.output()) == {import_id: 1}
+    assert not failures(worker.output()), "a copy timed out waiting at mark_done()"
     assert folder.rows() == {import_id: 2}
     assert example.broker.pending(QUEUE) == 0
 
 
 def test_a_key_reused_for_another_file_answers_422_and_queues_nothing(
-    example: Example, tmp_path: Path
+    example: Example, tmp_path: Path, database: str
 ) -> None:
-    folder = Folder(tmp_path)
+    folder = Folder(tmp_path, database)
     web = start(example, "web", folder, "web")
     port = int(folder.env["PORT"])
     client = Client(port)
@@ -598,6 +607,172 @@ def test_a_key_reused_for_another_file_answers_422_and_queues_nothing(
     assert statuses == [422, 202, 422]
     # The guide's request and its repeat; the worker would skip the repeat.
     assert example.broker.pending(QUEUE) == 2
+
+
+# -- The guide's PostgreSQL, without Docker -------------------------------------
+
+
+def test_the_guides_local_postgresql_takes_the_examples_tables(
+    example: Example,
+) -> None:
+    """The page's no-Docker commands start a PostgreSQL on 127.0.0.1 that the
+    example's create-tables command fills, on a free port (PGPORT) instead of
+    5432. initdb refuses to run as root: as root, the test runs them as the
+    postgres user."""
+    bindir = pg_bindir()
+    if bindir is None or (os.geteuid() == 0 and not has_user("postgres")):
+        if os.environ.get("CI"):
+            pytest.fail("CI needs PostgreSQL's initdb, and a postgres user as root")
+        pytest.skip("needs PostgreSQL's initdb (and, as root, a postgres user)")
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    folder = Path(tempfile.mkdtemp(prefix="guide-pgdata-"))
+    if as_user:
+        shutil.chown(folder, "postgres")
+    port = free_port()
+    env = ["env", f"PATH={bindir}:{os.environ['PATH']}", f"PGPORT={port}"]
+    script = "\n".join(["set -e", *example.commands("start-database-locally")])
+    try:
+        started = subprocess.run(
+            [*as_user, *env, "bash", "-c", script],
+            cwd=folder,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert started.returncode == 0, started.stdout + started.stderr
+        url = f"postgresql://postgres@127.0.0.1:{port}/postgres"
+        output = guide_commands(example, "create-tables", {"DATABASE_URL": url})
+        tables = query(
+            url, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+        )
+    finally:
+        subprocess.run(
+            [*as_user, *env, "pg_ctl", "--pgdata=pgdata", "--mode=immediate", "stop"],
+            cwd=folder,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        shutil.rmtree(folder, ignore_errors=True)
+
+    assert output == "The tables are ready.\n"
+    assert {name for (name,) in tables} == {"done", "imported_rows", "import_keys"}
+    # Listening on 127.0.0.1 only, and on no Unix socket.
+    assert "listen_addresses=127.0.0.1" in script
+
+
+def pg_bindir() -> str | None:
+    """The folder of PostgreSQL's server programs, such as initdb, if installed."""
+    if shutil.which("initdb"):
+        return str(Path(shutil.which("initdb")).parent)
+    if shutil.which("pg_config"):
+        bindir = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, check=False
+        ).stdout.strip()
+        if (Path(bindir) / "initdb").exists():
+            return bindir
+    return None
+
+
+def has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+# -- PostgreSQL is down or hung ------------------------------------------------
+
+
+DATABASE_UNAVAILABLE = {"error": "The database is unavailable. Try again later."}
+
+
+def test_a_database_that_is_down_or_hung_answers_503_and_the_import_is_retried(
+    example: Example, tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The app and the worker reach PostgreSQL through a proxy the test switches off.
+
+    Refused: PostgreSQL stopped. Hung: connections open and nothing answers,
+    as with a frozen host, so only the example's connect_timeout (5 s) ends
+    the wait. The app answers 503 either way; the worker's import fails, and
+    Dramatiq retries it until PostgreSQL is back.
+    """
+    proxy = Proxy(address(database))
+    folder = Folder(
+        tmp_path,
+        database,
+        env={
+            "DATABASE_URL": with_address(database, "127.0.0.1", proxy.port),
+            # Retry within a second, so the test sees several retries.
+            "IMPORT_MIN_BACKOFF_MS": "100",
+            "IMPORT_MAX_BACKOFF_MS": "1000",
+        },
+    )
+    (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
+    import_id = f"outage-{uuid.uuid4().hex}"
+    worker = start(example, "worker", folder, "worker")
+    web = start(example, "web", folder, "web")
+    port = int(folder.env["PORT"])
+    client = Client(port)
+    try:
+        watch([web], lambda: port_is_open(port), timeout=20, what="gunicorn")
+        # The port opens before gunicorn's worker has loaded the app: wait for
+        # an answer (400, no file name) so the timings below are the database's.
+        assert client.post(import_id, "").status == 400
+        proxy.refusing()
+        refused = client.post(import_id, "orders.csv")
+        proxy.hung()
+        hung = client.post(import_id, "orders.csv")
+        proxy.refusing()
+        send(example, monkeypatch, import_id, "orders.csv")
+        watch(
+            [worker],
+            lambda: failures(worker.output())[import_id] >= 2,
+            timeout=30,
+            what="the import to fail and be retried",
+        )
+        proxy.up()
+        # The client retries its request, with the same key: the message it
+        # queues and the import's retry run once between them.
+        back = client.post(import_id, "orders.csv")
+        watch(
+            [worker],
+            lambda: (
+                imported(worker.output())[import_id] == 1
+                and skipped(worker.output())[import_id] == 1
+            ),
+            timeout=30,
+            what="the file imported once PostgreSQL is back, and the copy skipped",
+        )
+        assert stop(worker) == 0
+    finally:
+        client.close()
+        web.kill_group()
+        worker.kill_group()
+        proxy.close()
+
+    failed = failures(worker.output())[import_id]
+    print(
+        f"\n[{example.broker.label}] PostgreSQL refusing: 503 after "
+        f"{refused.seconds * 1000:.0f} ms; hung: 503 after {hung.seconds:.1f} s; "
+        f"the import failed {failed} times while it was down, then its retry "
+        "imported the file"
+    )
+    for answer in (refused, hung):
+        assert answer.status == 503
+        assert answer.body.count("\n") <= 1  # One line of JSON.
+        assert json.loads(answer.body) == DATABASE_UNAVAILABLE
+    assert refused.seconds < 1
+    assert 4 < hung.seconds < 8, "connect_timeout=5 bounds the wait"
+    assert "Traceback" not in web.output()
+    assert "psycopg.OperationalError" in worker.output()
+    assert back.status == 202
+    assert folder.done() == {import_id}
+    assert folder.rows() == {import_id: 2}
 
 
 @contextmanager
@@ -638,7 +813,7 @@ def full(broker: Broker) -> Iterator[None]:
 
 
 def test_a_full_broker_answers_503_then_recovers(
-    example: Example, tmp_path: Path
+    example: Example, tmp_path: Path, database: str
 ) -> None:
     """The Configure page: RabbitMQ blocks publishers, Redis refuses writes.
 
@@ -649,7 +824,7 @@ def test_a_full_broker_answers_503_then_recovers(
     url = example.broker.url
     if example.broker.name == "rabbitmq":
         url += "?blocked_connection_timeout=1"
-    folder = Folder(tmp_path, env={example.broker.url_variable: url})
+    folder = Folder(tmp_path, database, env={example.broker.url_variable: url})
     web = start(example, "web", folder, "web")
     port = int(folder.env["PORT"])
     client = Client(port)
@@ -717,9 +892,9 @@ def finish_on_a_second_worker(
 
 
 def test_import_of_a_killed_worker_runs_again_on_a_new_worker(
-    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example: Example, tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = Folder(tmp_path)
+    folder = Folder(tmp_path, database)
     held = HeldFile(folder, "held.csv")
     import_id = f"crash-{uuid.uuid4().hex}"
     first = start(example, "worker", folder, "worker-1")
@@ -761,9 +936,9 @@ def test_import_of_a_killed_worker_runs_again_on_a_new_worker(
 
 
 def test_sigterm_lets_the_running_import_finish_and_requeues_nothing_twice(
-    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example: Example, tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = Folder(tmp_path)
+    folder = Folder(tmp_path, database)
     held = HeldFile(folder, "held.csv")
     (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
     running, later = f"running-{uuid.uuid4().hex}", f"later-{uuid.uuid4().hex}"
@@ -826,9 +1001,9 @@ def test_sigterm_lets_the_running_import_finish_and_requeues_nothing_twice(
 
 
 def test_a_shutdown_timeout_below_the_import_cuts_it_off_and_exits_0(
-    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example: Example, tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    folder = Folder(tmp_path)
+    folder = Folder(tmp_path, database)
     held = HeldFile(folder, "held.csv")
     import_id = f"cut-{uuid.uuid4().hex}"
     # A 1 s shutdown timeout, for an import that lasts until the test feeds it.
@@ -876,11 +1051,12 @@ def test_a_shutdown_timeout_below_the_import_cuts_it_off_and_exits_0(
 
 
 def test_poison_message_ends_in_the_dead_letters_and_replays_once_fixed(
-    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example: Example, tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # The example's retry budget, with backoffs of 0.1-0.4 s instead of minutes.
     folder = Folder(
         tmp_path,
+        database,
         env={
             "IMPORT_MAX_RETRIES": "2",
             "IMPORT_MIN_BACKOFF_MS": "100",
@@ -945,6 +1121,22 @@ def test_poison_message_ends_in_the_dead_letters_and_replays_once_fixed(
     assert runs(worker.output())[import_id] == 7
 
 
+def guide_commands(example: Example, section: str, env: dict[str, str]) -> str:
+    """Run the guide's commands of ``section`` in the example folder; their output."""
+    script = "\n".join(["set -e", *example.commands(section)])
+    result = subprocess.run(
+        ["bash", "-c", script],
+        cwd=example.path,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
 def guide_command(example: Example, section: str, folder: Folder) -> str:
     """Run the guide's one command of ``section`` in the example folder; its output."""
     [command] = example.commands(section)
@@ -983,12 +1175,14 @@ def settled(output: str, retried_keys: list[str]) -> bool:
 
 
 def test_5000_posts_are_processed_exactly_once(
-    example: Example, tmp_path: Path
+    example: Example, tmp_path: Path, database: str
 ) -> None:
     # Retry a failed attempt within a second (the page's budget waits 10 s or
     # more), so the test can wait for every retry to end.
     folder = Folder(
-        tmp_path, env={"IMPORT_MIN_BACKOFF_MS": "100", "IMPORT_MAX_BACKOFF_MS": "1000"}
+        tmp_path,
+        database,
+        env={"IMPORT_MIN_BACKOFF_MS": "100", "IMPORT_MAX_BACKOFF_MS": "1000"},
     )
     (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
     keys = [f"load-{n}-{uuid.uuid4().hex[:8]}" for n in range(5000)]
@@ -1025,9 +1219,9 @@ def test_5000_posts_are_processed_exactly_once(
         worker.kill_group()
 
     output = worker.output()
-    # An attempt that raised, such as SQLite's rare "disk I/O error" on this
-    # machine, was retried. Its transaction may or may not have committed, so
-    # its retry may import or skip: either way the rows must exist once.
+    # An attempt that raised, such as a lock or statement timeout, was
+    # retried. Its transaction may or may not have committed, so its retry
+    # may import or skip: either way the rows must exist once.
     failed = failures(output)
     clean = [key for key in keys if not failed[key]]
     statuses = Counter(a.status for a in answers + retries)
@@ -1043,10 +1237,13 @@ def test_5000_posts_are_processed_exactly_once(
     assert folder.rows() == dict.fromkeys(keys, 2), (
         "an import's rows were written twice"
     )
-    assert all(imported(output)[key] <= 1 for key in keys), "an import committed twice"
-    assert {key: runs(output)[key] for key in clean} == dict.fromkeys(clean, 1)
-    assert {key: skipped(output)[key] for key in clean} == {
-        key: int(key in keys[:50]) for key in clean
+    # Each count reads the whole log once: not once per key, which took minutes.
+    commits, starts, skips = imported(output), runs(output), skipped(output)
+    assert all(commits[key] <= 1 for key in keys), "an import committed twice"
+    assert {key: starts[key] for key in clean} == dict.fromkeys(clean, 1)
+    retried = set(keys[:50])
+    assert {key: skips[key] for key in clean} == {
+        key: int(key in retried) for key in clean
     }
     assert example.broker.dead(QUEUE) == 0
     assert example.broker.pending(QUEUE) == 0
@@ -1056,10 +1253,10 @@ def test_5000_posts_are_processed_exactly_once(
 
 
 def test_broker_restart_answers_503_then_recovers_and_loses_no_202(
-    example: Example, tmp_path: Path
+    example: Example, tmp_path: Path, database: str
 ) -> None:
     control = Control(example.broker)
-    folder = Folder(tmp_path)
+    folder = Folder(tmp_path, database)
     (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
     with persistence(example, control) as settings:
         worker = start(example, "worker", folder, "worker")
@@ -1153,10 +1350,10 @@ def test_broker_restart_answers_503_then_recovers_and_loses_no_202(
 
 
 def test_queued_messages_survive_a_broker_restart(
-    example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    example: Example, tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     control = Control(example.broker)
-    folder = Folder(tmp_path)
+    folder = Folder(tmp_path, database)
     (folder.uploads / "orders.csv").write_text("sku,quantity\nA-1,3\n")
     keys = [f"kept-{n}-{uuid.uuid4().hex[:8]}" for n in range(100)]
     with persistence(example, control) as settings:

@@ -6,6 +6,7 @@ import uuid
 from flask import Flask, abort, request
 from werkzeug.exceptions import HTTPException
 
+from database import DATABASE_ERRORS
 from key_log import claim
 from tasks import BROKER_ERRORS, import_file
 
@@ -56,9 +57,15 @@ def idempotency_key(name: str) -> str:
         return uuid.uuid4().hex
     if not KEY.fullmatch(key):
         abort(400, "Header 'Idempotency-Key' must be 1 to 64 letters, digits, - or _.")
+    try:
+        same_file = claim(key, name)
+    except DATABASE_ERRORS as error:
+        # As for the broker: a 503 tells the client to retry with the same key.
+        app.logger.warning("Cannot record Idempotency-Key %s: %s", key, error)
+        abort(503, "The database is unavailable. Try again later.")
     # A key names one import. Reused for another file, it is a client's bug:
     # refuse it rather than skip the new import without a word.
-    if not claim(key, name):
+    if not same_file:
         abort(422, f"Idempotency-Key {key!r} was used for another file.")
     return key
 

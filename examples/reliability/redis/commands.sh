@@ -34,6 +34,29 @@ redis-server --bind 127.0.0.1 --dir ~/redis-data --daemonize yes \
   --appendonly yes --maxmemory-policy noeviction
 # [docs:start-broker-local:end]
 
+# [docs:start-database]
+# PostgreSQL 15 with its data in a volume, published on 127.0.0.1 only:
+# trust lets local connections in without a password. On any other address,
+# set a password and put it in DATABASE_URL.
+docker run --detach --name postgres --publish 127.0.0.1:5432:5432 \
+  --env POSTGRES_HOST_AUTH_METHOD=trust \
+  --volume postgres-data:/var/lib/postgresql/data postgres:15
+# [docs:start-database:end]
+
+# [docs:start-database-locally]
+# Without Docker: a database cluster of your own in ./pgdata. Put PostgreSQL's
+# programs on your PATH first (Debian: /usr/lib/postgresql/15/bin).
+initdb --pgdata=pgdata --username=postgres --auth=trust
+pg_ctl --pgdata=pgdata --log=pgdata/server.log --wait \
+  --options="-c listen_addresses=127.0.0.1 -c unix_socket_directories=" start
+# [docs:start-database-locally:end]
+
+# [docs:create-tables]
+# This command, the app and the worker connect to DATABASE_URL, by default
+# postgresql://postgres@127.0.0.1:5432/postgres: the database above.
+python database.py
+# [docs:create-tables:end]
+
 # [docs:request]
 mkdir -p uploads
 printf 'sku,quantity\nA-1,3\n' > uploads/orders.csv

@@ -3,7 +3,6 @@
 # [docs:broker]
 import logging
 import os
-from contextlib import closing
 from pathlib import Path
 
 import dramatiq
@@ -11,6 +10,7 @@ import redis
 from dramatiq.brokers.redis import RedisBroker
 
 import imports_db
+from database import connect
 
 broker = RedisBroker(
     url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
@@ -56,7 +56,10 @@ logger = logging.getLogger(__name__)
     max_backoff=MAX_BACKOFF_MS,
 )
 def import_file(import_id: str, name: str) -> None:
-    with closing(imports_db.connect()) as db:
+    # A new connection per task, closed at the end of the block. A database
+    # that is down or too slow raises psycopg.OperationalError: Dramatiq
+    # retries the message, as for any other error.
+    with connect() as db:
         # Every copy of the message carries the same import id: skip the copies
         # of a finished import, without reading its file again.
         if imports_db.is_done(db, import_id):
@@ -66,15 +69,15 @@ def import_file(import_id: str, name: str) -> None:
         logger.info("Import %s: importing %s.", import_id, name)
         # A missing file raises FileNotFoundError: Dramatiq retries the message,
         # and moves it to the dead-letter queue once the retry budget is spent.
-        # Read the file first: a slow read must not hold the write lock.
+        # Read the file first: a slow read must not hold the transaction open.
         with open(UPLOADS_DIR / name, encoding="utf-8") as upload:
             lines = upload.readlines()
 
-        # One transaction: mark_done() starts it, and `with db` commits the
-        # done mark and the rows together, or rolls both back on an error.
-        # Two copies that got this far at the same time take turns at
-        # mark_done(), and the second one writes nothing.
-        with db:
+        # One transaction: the block commits the done mark and the rows
+        # together, or rolls both back on an error. Two copies that got this
+        # far at the same time take turns at mark_done(), and the second one
+        # writes nothing.
+        with db.transaction():
             if not imports_db.mark_done(db, import_id):
                 logger.info("Import %s was done before; skipping this copy.", import_id)
                 return

@@ -1,0 +1,156 @@
+"""The PostgreSQL server the reliability example keeps its records in.
+
+Each test gets a database of its own on the server that ``DATABASE_URL``
+names, and drops it afterwards, so tests never see each other's rows, also
+when two runs share the server. The URL's user needs CREATEDB.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import threading
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from urllib.parse import urlsplit, urlunsplit
+
+from processes import free_port
+
+# The server's maintenance database, where the tests create and drop theirs:
+# this machine's PostgreSQL (trust auth on 127.0.0.1), or a server elsewhere.
+DEFAULT_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+SERVER_URL = os.environ.get("DATABASE_URL", DEFAULT_URL)
+# Every database a test makes starts with this, so a leftover one is easy to find.
+PREFIX = "guide_reliability_"
+
+
+def address(url: str = SERVER_URL) -> tuple[str, int]:
+    parts = urlsplit(url)
+    return parts.hostname or "127.0.0.1", parts.port or 5432
+
+
+def with_database(url: str, name: str) -> str:
+    """``url``, naming database ``name`` instead of its own."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{name}"))
+
+
+def with_address(url: str, host: str, port: int) -> str:
+    """``url``, on ``host:port`` instead of its own, same user and database."""
+    parts = urlsplit(url)
+    user = f"{parts.username}@" if parts.username else ""
+    return urlunsplit(parts._replace(netloc=f"{user}{host}:{port}"))
+
+
+def unreachable_message() -> str:
+    host, port = address()
+    return (
+        f"PostgreSQL is not reachable at {host}:{port} (from DATABASE_URL, default "
+        f"{DEFAULT_URL}). Start it, e.g.: pg_ctlcluster --skip-systemctl-redirect "
+        "15 main start"
+    )
+
+
+@contextmanager
+def new_database() -> Iterator[str]:
+    """A new, empty database for one test; its URL. Dropped afterwards."""
+    import psycopg
+
+    name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        raise RuntimeError(f"{unreachable_message()}\n{error}") from None
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+        try:
+            yield with_database(SERVER_URL, name)
+        finally:
+            # FORCE: also when a killed worker's connection is still open.
+            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+def query(url: str, sql: str) -> list[tuple]:
+    """The rows of ``sql`` in the database at ``url``."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True, connect_timeout=5) as db:
+        return db.execute(sql).fetchall()
+
+
+class Proxy:
+    """A TCP proxy to a server, which a test switches off as a fault would.
+
+    ``up``: connections go through. ``refusing``: the port is closed and open
+    connections are cut, as when PostgreSQL stops. ``hung``: the kernel
+    accepts connections and nothing ever answers, as for a frozen host.
+    """
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self.listener: socket.socket | None = None
+        self.sockets: list[socket.socket] = []
+        self.lock = threading.Lock()
+        self.up()
+
+    def up(self) -> None:
+        self._close()
+        self.listener = socket.create_server(("127.0.0.1", self.port), backlog=64)
+        threading.Thread(
+            target=self._accept, args=(self.listener,), daemon=True
+        ).start()
+
+    def refusing(self) -> None:
+        self._close()
+
+    def hung(self) -> None:
+        self._close()
+        self.listener = socket.create_server(("127.0.0.1", self.port), backlog=64)
+
+    def close(self) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        with self.lock:
+            doomed = [*self.sockets, *([self.listener] if self.listener else [])]
+            self.sockets, self.listener = [], None
+        for sock in doomed:
+            try:
+                # shutdown() wakes a thread blocked in accept() or recv(); close() does not.
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def _accept(self, listener: socket.socket) -> None:
+        while True:
+            try:
+                client, _ = listener.accept()
+            except OSError:
+                return  # Switched off.
+            try:
+                server = socket.create_connection(self.target, timeout=5)
+            except OSError:
+                client.close()
+                continue
+            server.settimeout(None)
+            with self.lock:
+                self.sockets += [client, server]
+            for source, sink in ((client, server), (server, client)):
+                threading.Thread(
+                    target=self._pipe, args=(source, sink), daemon=True
+                ).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        for sock in (source, sink):
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
