@@ -46,8 +46,9 @@ def unreachable_message() -> str:
     host, port = address()
     return (
         f"PostgreSQL is not reachable at {host}:{port} (from DATABASE_URL, default "
-        f"{DEFAULT_URL}). Start it, e.g.: pg_ctlcluster --skip-systemctl-redirect "
-        "15 main start"
+        f"{DEFAULT_URL}). Start it with: docker compose up --detach --wait "
+        "postgres (or, with Debian's package: pg_ctlcluster "
+        "--skip-systemctl-redirect 15 main start)"
     )
 
 

@@ -40,7 +40,7 @@ def test_ci_script_runs_the_readme_command_verbatim() -> None:
     assert readme_test_command() in lines
 
 
-def test_compose_file_publishes_both_brokers_on_loopback_only() -> None:
+def test_compose_file_publishes_the_brokers_and_postgresql_on_loopback_only() -> None:
     services = load("compose.yaml")["services"]
     # The management API too: the parallel tests make vhosts there.
     assert services["rabbitmq"]["ports"] == [
@@ -48,6 +48,7 @@ def test_compose_file_publishes_both_brokers_on_loopback_only() -> None:
         "127.0.0.1:15672:15672",
     ]
     assert services["redis"]["ports"] == ["127.0.0.1:6379:6379"]
+    assert services["postgres"]["ports"] == ["127.0.0.1:5432:5432"]
     assert all("healthcheck" in service for service in services.values())
 
 

@@ -12,8 +12,16 @@ from dramatiq.brokers.redis import RedisBroker
 import imports_db
 from database import connect
 
+client = redis.Redis.from_url(
+    os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    # Bound every wait of .send() on a Redis that stops answering: 2 s to
+    # connect and 2 s for each reply (redis-py's default: 5 s; a setting in
+    # the URL wins over these).
+    socket_connect_timeout=2,
+    socket_timeout=2,
+)
 broker = RedisBroker(
-    url=os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0"),
+    client=client,
     # Give the messages of a crashed worker back within seconds, not after
     # 9 to 16 minutes: call a worker dead after 10 s without a heartbeat
     # (default 60 s), and look for dead workers on every broker call
@@ -25,13 +33,14 @@ broker = RedisBroker(
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
 
-# What .send() raises when Redis cannot be reached, does not answer within
-# redis-py's socket timeout (5 s), or is full and refuses writes: redis-py's
-# own errors, not Dramatiq's.
+# What .send() raises when Redis cannot be reached, does not answer in time,
+# or is full and refuses writes: redis-py's own errors, not Dramatiq's. And
+# OSError when this process has no file descriptor left for a connection.
 BROKER_ERRORS: tuple[type[Exception], ...] = (
     redis.exceptions.ConnectionError,
     redis.exceptions.TimeoutError,
     redis.exceptions.OutOfMemoryError,
+    OSError,
 )
 # [docs:broker:end]
 
