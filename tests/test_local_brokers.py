@@ -102,7 +102,7 @@ class Sandbox:
                 "private",
                 "sleep",
                 "infinity",
-            ],  # fmt: skip
+            ],
             start_new_session=True,
         )
         children = Path(f"/proc/{self.unshare.pid}/task/{self.unshare.pid}/children")
@@ -130,7 +130,7 @@ class Sandbox:
                 "sh",
                 "-ec",
                 script,
-            ],  # fmt: skip
+            ],
             env={**os.environ, "HOME": str(self.home), "PYTHONUNBUFFERED": "1"},
             capture_output=True,
             text=True,
