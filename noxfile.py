@@ -5,8 +5,10 @@
   several tests at a time.
 - lint: check the docs' sources against examples/, and lint every example.
 - site: drive the built site in headless Chromium.
-Not run by default: serve (live-reloading preview), linkcheck (needs the
-internet), inventories (refreshes intersphinx inventories; needs the internet).
+Not run by default: reliability (stops and restarts the brokers),
+local_brokers (the commands without Docker, on brokers of their own), bench,
+serve (live-reloading preview), linkcheck (needs the internet), inventories
+(refreshes intersphinx inventories; needs the internet).
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ def tests(session: nox.Session, broker: str) -> None:
     # Hand out one test at a time, longest first (tests/conftest.py sorts
     # them by their last run): no process is left with a queue of long ones.
     session.run(
-        "pytest", "-m", f"{broker} and not reliability",
+        "pytest", "-m", f"{broker} and not reliability and not local_brokers",
         "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
         *session.posargs,
     )  # fmt: skip
@@ -96,12 +98,32 @@ def reliability(session: nox.Session, broker: str) -> None:
     session.run("pytest", "-m", f"{broker} and reliability", "-rA", *session.posargs)
 
 
+@nox.session(default=False)
+def local_brokers(session: nox.Session) -> None:
+    """Run the pages' broker commands for readers without Docker, as written.
+
+    Each starts RabbitMQ or Redis from Debian's packages in a sandbox of its
+    own (network, mount and PID namespaces; needs root), which must then
+    answer on 127.0.0.1 only and run an example. Not part of plain `nox`: it
+    starts brokers of its own. .ci/run runs it after the reliability suite.
+    """
+    install(
+        session,
+        ["test"],
+        [EXAMPLES / topic / broker for topic in LOCAL_TOPICS for broker in BROKERS],
+    )
+    session.run("pytest", "-m", "local_brokers", "-rA", *session.posargs)
+
+
 @nox.session
 def lint(session: nox.Session) -> None:
     """Docs drift checks, pytest-examples on every example, ruff on the rest."""
     install(session, ["lint"], EVERY_EXAMPLE)
     session.run(
-        "pytest", "-m", "not rabbitmq and not redis and not browser", *session.posargs
+        "pytest",
+        "-m",
+        "not rabbitmq and not redis and not browser and not local_brokers",
+        *session.posargs,
     )
     session.run("ruff", "check", "noxfile.py", "tests", "docs")
     session.run("ruff", "format", "--check", "noxfile.py", "tests", "docs")
@@ -164,6 +186,8 @@ def inventories(session: nox.Session) -> None:
         session.log(f"{folder / name}.inv <- {url}")
 
 
+# The examples whose *-local commands tests/test_local_brokers.py runs.
+LOCAL_TOPICS = ("quickstart", "email", "troubleshooting", "results", "reliability")
 EVERY_EXAMPLE = sorted(path.parent for path in EXAMPLES.glob("*/*/commands.sh"))
 
 

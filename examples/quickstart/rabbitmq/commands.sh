@@ -16,8 +16,13 @@ docker run --detach --name rabbitmq --publish 127.0.0.1:5672:5672 rabbitmq:4
 # [docs:start-broker:end]
 
 # [docs:start-broker-local]
-# Without Docker: your system's rabbitmq-server, on this machine only.
-sudo RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 rabbitmq-server -detached
+# Without Docker, on Debian or Ubuntu: the package runs RabbitMQ as a
+# service. Put rabbitmq.conf in place first, then install, then restart it
+# in case it was installed already.
+sudo mkdir -p /etc/rabbitmq
+sudo cp rabbitmq.conf /etc/rabbitmq/
+sudo apt-get install rabbitmq-server
+sudo service rabbitmq-server restart
 sudo rabbitmqctl await_startup
 # [docs:start-broker-local:end]
 

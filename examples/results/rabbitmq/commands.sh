@@ -18,8 +18,8 @@ docker run --detach --name redis --publish 127.0.0.1:6379:6379 redis:7
 # [docs:start-broker:end]
 
 # [docs:start-broker-local]
-# Without Docker: your system's rabbitmq-server, on this machine only.
-sudo RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 rabbitmq-server -detached
+# Without Docker, on Debian or Ubuntu: the services of the install page.
+sudo service rabbitmq-server start
 sudo rabbitmqctl await_startup
 mkdir -p ~/redis-data
 redis-server --bind 127.0.0.1 --dir ~/redis-data --daemonize yes
