@@ -19,7 +19,11 @@ ACTIVATE = ". .venv/bin/activate"
 # "terminal escape" is a character sequence, not a window to open.
 NEW_TERMINAL = re.compile(r"\bterminals?\b(?! escapes?)", re.IGNORECASE)
 # What runs a broker without Docker, by the image a docker run starts.
-LOCAL_SERVER = {"rabbitmq": "rabbitmq-server", "redis": "redis-server"}
+LOCAL_SERVER = {
+    "rabbitmq": "rabbitmq-server",
+    "redis": "redis-server",
+    "postgres": "pg_ctl",
+}
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +80,7 @@ def test_every_docker_command_has_its_equivalent_in_the_same_tab(
                     ):
                         missing.append(f"{page} ({tab_label(panel)}): {line}")
                 elif words[:2] == ["docker", "run"]:
-                    image = re.search(r"\s(rabbitmq|redis):\S+", line)
+                    image = re.search(r"\s(rabbitmq|redis|postgres):\S+", line)
                     assert image, line
                     server = LOCAL_SERVER[image.group(1)]
                     if not any(

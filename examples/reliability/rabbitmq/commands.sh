@@ -23,9 +23,9 @@ docker run --detach --name rabbitmq --hostname rabbitmq \
 # [docs:start-broker:end]
 
 # [docs:start-broker-local]
-# Without Docker: your system's rabbitmq-server keeps its data on your disk
-# already. Start it, on this machine only, if it is not running.
-sudo RABBITMQ_NODE_IP_ADDRESS=127.0.0.1 rabbitmq-server -detached
+# Without Docker, on Debian or Ubuntu: the service of the install page, which
+# keeps its data on your disk already.
+sudo service rabbitmq-server start
 sudo rabbitmqctl await_startup
 # [docs:start-broker-local:end]
 

@@ -26,12 +26,11 @@ docker run --detach --name redis --publish 127.0.0.1:6379:6379 \
 # [docs:start-broker:end]
 
 # [docs:start-broker-local]
-# Without Docker: stop your redis-server, then start it again with its
-# append-only file, on this machine only.
-redis-cli shutdown
-mkdir -p ~/redis-data
-redis-server --bind 127.0.0.1 --dir ~/redis-data --daemonize yes \
-  --appendonly yes --maxmemory-policy noeviction
+# Without Docker: turn on the append-only file and refuse writes when full,
+# on the Redis you run. This lasts until Redis restarts: to keep it, add
+# both settings to its redis.conf, or to its redis-server command.
+redis-cli config set appendonly yes
+redis-cli config set maxmemory-policy noeviction
 # [docs:start-broker-local:end]
 
 # [docs:start-database]
