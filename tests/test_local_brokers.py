@@ -253,10 +253,10 @@ def test_dead_letter_count_without_docker(machine) -> None:
         assert output == "0\n"
 
 
+# RabbitMQ's consumer_timeout: the Redis tab has no such command.
+@pytest.mark.parametrize("machine", ["rabbitmq"], indirect=True)
 def test_rabbitmq_settings_and_queues_without_docker(machine, tmp_path: Path) -> None:
     broker, sandbox = machine
-    if broker != "rabbitmq":
-        pytest.skip("RabbitMQ's consumer_timeout: the Redis tab has no command")
     folder = EXAMPLES / "troubleshooting" / broker
     timeout = sandbox.run_section(folder, "consumer-timeout-local")
     assert timeout == (folder / "consumer-timeout.txt").read_text()
