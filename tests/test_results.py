@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import re
 import shlex
+import socket
 import sys
 import time
 import uuid
@@ -333,6 +334,28 @@ def test_status_answers_503_when_redis_is_down(
 
     assert response.status_code == 503
     assert response.get_json() == BROKER_UNAVAILABLE
+
+
+def test_status_answers_503_within_2_s_when_redis_hangs(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A server that completes the handshake and never answers, as a frozen
+    # Redis does; its URL sets no timeout, so the code's 2 s applies.
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", free_port()))
+        server.listen(8)
+        port = server.getsockname()[1]
+        monkeypatch.setenv(REDIS.url_variable, f"redis://127.0.0.1:{port}/0")
+        client = example.load("app", monkeypatch).app.test_client()
+
+        started = time.monotonic()
+        response = client.get(f"/tasks/{uuid.uuid4()}")
+        took = time.monotonic() - started
+
+    assert response.status_code == 503
+    assert response.get_json() == BROKER_UNAVAILABLE
+    # redis-py's own default would be 5 s; older redis-py has none.
+    assert 1.9 < took < 4, took
 
 
 def test_procfile_is_the_one_from_the_workers_page(example: Example) -> None:

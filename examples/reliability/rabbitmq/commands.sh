@@ -40,7 +40,8 @@ docker run --detach --name postgres --publish 127.0.0.1:5432:5432 \
 
 # [docs:start-database-locally]
 # Without Docker: a database cluster of your own in ./pgdata. Put PostgreSQL's
-# programs on your PATH first (Debian: /usr/lib/postgresql/15/bin).
+# programs on your PATH first (Debian: /usr/lib/postgresql/<version>/bin). If
+# your system's PostgreSQL already listens on 5432, stop it first.
 initdb --pgdata=pgdata --username=postgres --auth=trust
 pg_ctl --pgdata=pgdata --log=pgdata/server.log --wait \
   --options="-c listen_addresses=127.0.0.1 -c unix_socket_directories=" start

@@ -10,8 +10,8 @@ publish, and disarms it when the confirm comes. pika's public call_later()
 cannot do it: its callbacks wait for process_data_events(), which a publish
 never calls. So it uses pika's internal timer and stream calls, the ones
 pika's own heartbeat checker makes. They are not part of pika's API:
-requirements.txt keeps pika below 2, and the guide's tests prove this works
-with the pika they install.
+requirements.txt allows only pika 1.4, the release this was tested with,
+and the guide's tests prove it works with the pika they install.
 """
 
 import threading

@@ -29,7 +29,7 @@ broker.add_middleware(PublishTimeout(seconds=2))
 
 # What the broker (RabbitMQ) and the result store (Redis) raise when they
 # cannot be reached, or do not answer in time: pika's timeout for a new
-# connection and redis-py's socket timeout (5 s), which Dramatiq does not
+# connection and redis-py's socket timeout (2 s below), which Dramatiq does not
 # wrap. A full Redis refuses writes with OutOfMemoryError. OSError: this
 # process has no file descriptor left for a new connection.
 CONNECTION_ERRORS: tuple[type[Exception], ...] = (
@@ -68,7 +68,11 @@ class TaskRecordBackend(RedisBackend):
 # How long Redis keeps a result after its task ends: Dramatiq's default.
 RESULT_TTL_MS = 10 * 60 * 1000
 
-results_redis = redis.Redis.from_url(REDIS_URL)
+# 2 s to connect and for each reply, as for the broker: a hung Redis gets
+# the status view a 503 within seconds, not a request that waits.
+results_redis = redis.Redis.from_url(
+    REDIS_URL, socket_connect_timeout=2, socket_timeout=2
+)
 result_backend = TaskRecordBackend(client=results_redis)
 # Add Results before declaring the actor: it is what makes store_results
 # and result_ttl valid actor options.

@@ -16,5 +16,5 @@ curl --data account_id=42 http://127.0.0.1:5000/exports
 # [docs:request:end]
 
 # [docs:too-large]
-head --bytes 20000 /dev/zero | curl --data-binary @- http://127.0.0.1:5000/exports
+head -c 20000 /dev/zero | curl --data-binary @- http://127.0.0.1:5000/exports
 # [docs:too-large:end]
