@@ -20,7 +20,7 @@ from packaging.requirements import Requirement
 
 from brokers import BROKERS, Broker
 from markers import marked_lines
-from processes import Process, free_port, parallel_number
+from processes import Process, free_port, parallel_number, port_is_open, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples"
@@ -76,6 +76,32 @@ class Example:
             env={self.broker.url_variable: self.broker.url, **(env or {})},
             log=tmp_path / f"{self.path.parent.name}-{process_type}.log",
         )
+
+    @contextmanager
+    def web_server(self, tmp_path: Path, url: str | None = None) -> Iterator[int]:
+        """The Procfile's web command, as written, serving on a free port.
+
+        ``flask run`` takes the port from FLASK_RUN_PORT; a gunicorn line's
+        127.0.0.1:8000 is rewritten. The broker is ``url``, or the test's.
+        Yields the port once it accepts connections.
+        """
+        port = free_port()
+        command = self.procfile_command("web")
+        web = Process(
+            command.replace("127.0.0.1:8000", f"127.0.0.1:{port}"),
+            cwd=self.path,
+            env={
+                "FLASK_RUN_PORT": str(port),
+                "XDG_RUNTIME_DIR": str(tmp_path),  # gunicorn's control socket
+                self.broker.url_variable: url or self.broker.url,
+            },
+            log=tmp_path / f"{self.path.parent.name}-web.log",
+        )
+        try:
+            wait_for(lambda: port_is_open(port), timeout=15, what=command)
+            yield port
+        finally:
+            web.kill_group()
 
     def web_app(self, monkeypatch: pytest.MonkeyPatch) -> Flask:
         """The Flask app the Procfile's web command serves, imported here.

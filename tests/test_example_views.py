@@ -16,7 +16,6 @@ import socket
 import string
 import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from urllib.parse import quote
 
@@ -33,7 +32,7 @@ from conftest import (
     hung_broker_url,
     reachable,
 )
-from processes import Process, free_port, port_is_open, wait_for
+from processes import free_port
 
 ALWAYS_TRIED = ["x", "y", "email", "address", "username", "id", "n"]
 
@@ -330,28 +329,6 @@ def params_of(*topics: str) -> list:
     ]
 
 
-@contextmanager
-def web_server(example: Example, tmp_path: Path) -> Iterator[int]:
-    """The Procfile's web command, as written, on a free port; yields the port."""
-    port = free_port()
-    command = example.procfile_command("web")
-    web = Process(
-        command.replace("127.0.0.1:8000", f"127.0.0.1:{port}"),
-        cwd=example.path,
-        env={
-            "FLASK_RUN_PORT": str(port),
-            "XDG_RUNTIME_DIR": str(tmp_path),
-            example.broker.url_variable: example.broker.url,
-        },
-        log=tmp_path / "web.log",
-    )
-    try:
-        wait_for(lambda: port_is_open(port), timeout=15, what=command)
-        yield port
-    finally:
-        web.kill_group()
-
-
 @pytest.mark.parametrize(
     "example", params_of("quickstart", "deployment"), indirect=True
 )
@@ -359,7 +336,7 @@ def test_chunked_body_over_the_limit_gets_413_from_flask_run_and_gunicorn(
     example: Example, app: Flask, tmp_path: Path
 ) -> None:
     """The quickstart serves with `flask run`, the deployment with gunicorn."""
-    with web_server(example, tmp_path) as port:
+    with example.web_server(tmp_path) as port:
         # y=2 comes first; x=12345 lies past the limit, where Werkzeug stops.
         body = b"y=2&pad=" + b"a" * (16 * 1024) + b"&x=12345"
         status, answer = post_chunked(port, body)
@@ -392,7 +369,7 @@ def test_gunicorn_answers_oversized_and_broken_requests_itself_in_html(
         b"GET / HTTP/1.1\r\nX: " + b"a" * 8_190 + b"\r\n\r\n": b"431 Request Header",
         b"NONSENSE\r\n\r\n": b"400 Bad Request",
     }
-    with web_server(example, tmp_path) as port:
+    with example.web_server(tmp_path) as port:
         for request, status in probes.items():
             answer = raw_request(port, request)
             assert answer.startswith(b"HTTP/1.1 " + status), answer[:80]

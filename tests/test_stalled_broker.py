@@ -20,14 +20,13 @@ import textwrap
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 
 import dramatiq
 import pytest
 
 from conftest import BROKER_UNAVAILABLE, Example, every_example_params, ready
-from processes import Process, free_port, port_is_open, wait_for
+from processes import free_port
 from stall_proxy import StallProxy
 
 QUEUES = {"quickstart": "default", "deployment": "deployment"}
@@ -58,28 +57,6 @@ def proxy(example: Example) -> Iterator[StallProxy]:
     proxy.close()
 
 
-@contextmanager
-def web_server(example: Example, url: str, tmp_path: Path) -> Iterator[int]:
-    """The Procfile's web command, as written, on a free port, using ``url``."""
-    port = free_port()
-    command = example.procfile_command("web")
-    web = Process(
-        command.replace("127.0.0.1:8000", f"127.0.0.1:{port}"),
-        cwd=example.path,
-        env={
-            "FLASK_RUN_PORT": str(port),
-            "XDG_RUNTIME_DIR": str(tmp_path),  # gunicorn's control socket
-            example.broker.url_variable: url,
-        },
-        log=tmp_path / "web.log",
-    )
-    try:
-        wait_for(lambda: port_is_open(port), timeout=15, what=command)
-        yield port
-    finally:
-        web.kill_group()
-
-
 def request(port: int, method: str) -> tuple[int | None, str, float]:
     """(status, body, seconds) of one request to /add; status None past 15 s."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=15)
@@ -107,7 +84,7 @@ def test_hung_broker_gets_503_within_5_s_and_202_once_it_answers(
     concurrent_sends = 1 if one_at_a_time else CONCURRENT_SENDS
     not_sending = MAX_SECONDS_TO_503 if one_at_a_time else MAX_SECONDS_NOT_SENDING
     with (
-        web_server(example, url, tmp_path) as port,
+        example.web_server(tmp_path, url) as port,
         ThreadPoolExecutor(CONCURRENT_SENDS) as pool,
     ):
         # Open connections first: the hang must catch them mid-use.

@@ -21,6 +21,8 @@ docker run --detach --name redis --publish 127.0.0.1:6379:6379 redis:7
 # Without Docker, on Debian or Ubuntu: the services of the install page.
 sudo service rabbitmq-server start
 sudo rabbitmqctl await_startup
+# Redis too: install it first if you have none (sudo apt-get install
+# redis-server), then start one of your own on this machine only.
 mkdir -p ~/redis-data
 redis-server --bind 127.0.0.1 --dir ~/redis-data --daemonize yes
 # [docs:start-broker-local:end]
