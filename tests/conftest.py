@@ -103,6 +103,18 @@ class Example:
         finally:
             web.kill_group()
 
+    def defined(self, *names: str) -> object:
+        """The one value that the loaded modules of this folder give the first
+        of ``names`` they define (e.g. BROKER_ERRORS or CONNECTION_ERRORS)."""
+        [value] = {
+            getattr(module, name)
+            for module in list(sys.modules.values())
+            if str(getattr(module, "__file__", "")).startswith(str(self.path))
+            for name in names
+            if hasattr(module, name)
+        }
+        return value
+
     def web_app(self, monkeypatch: pytest.MonkeyPatch) -> Flask:
         """The Flask app the Procfile's web command serves, imported here.
 
@@ -199,17 +211,23 @@ def ready(example: Example, queues: tuple[str, ...]) -> Iterator[Example]:
 
 
 @contextmanager
-def hung_broker_url(broker: Broker) -> Iterator[str]:
-    """A URL for ``broker`` whose server accepts connections and never answers.
+def hung_server() -> Iterator[int]:
+    """The port of a server that accepts connections and never answers.
 
     The kernel completes the TCP handshake for a listening socket that never
-    calls accept(), as for a frozen or overloaded broker. The URL gives up
-    after 1 s instead of the clients' defaults (pika 15 s, redis-py 5 s).
+    calls accept(), as for a frozen or overloaded broker.
     """
     with socket.socket() as server:
         server.bind(("127.0.0.1", free_port()))
         server.listen(8)
-        port = server.getsockname()[1]
+        yield server.getsockname()[1]
+
+
+@contextmanager
+def hung_broker_url(broker: Broker) -> Iterator[str]:
+    """A URL for ``broker`` on a hung_server(), which gives up after 1 s
+    instead of the clients' defaults (pika 15 s, redis-py 5 s)."""
+    with hung_server() as port:
         if broker.name == "rabbitmq":
             yield f"amqp://127.0.0.1:{port}/?stack_timeout=1"
         else:

@@ -131,17 +131,24 @@ class Process:
         self._log_file.close()
 
 
-def broker_connections(pgid: int, broker_port: int) -> int:
-    """TCP connections to ``broker_port`` the processes of a group hold."""
-    inodes = set()
+def group_descriptors(pgid: int) -> list[str]:
+    """What each open file descriptor of a process group points to."""
+    targets = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if int(stat.read_text().rpartition(")")[2].split()[2]) != pgid:
-                continue
-            for fd in (stat.parent / "fd").iterdir():
-                inodes.add(fd.readlink().name.removeprefix("socket:[").rstrip("]"))
+            if int(stat.read_text().rpartition(")")[2].split()[2]) == pgid:
+                targets += [fd.readlink().name for fd in (stat.parent / "fd").iterdir()]
         except OSError:
             continue  # The process or the file went away meanwhile.
+    return targets
+
+
+def broker_connections(pgid: int, broker_port: int) -> int:
+    """TCP connections to ``broker_port`` the processes of a group hold."""
+    inodes = {
+        target.removeprefix("socket:[").rstrip("]")
+        for target in group_descriptors(pgid)
+    }
     count = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
@@ -155,11 +162,4 @@ def broker_connections(pgid: int, broker_port: int) -> int:
 
 def open_files(pgid: int) -> int:
     """File descriptors the processes of a group hold open."""
-    count = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            if int(stat.read_text().rpartition(")")[2].split()[2]) == pgid:
-                count += sum(1 for _ in (stat.parent / "fd").iterdir())
-        except OSError:
-            continue  # The process went away meanwhile.
-    return count
+    return len(group_descriptors(pgid))

@@ -14,7 +14,6 @@ import re
 import shlex
 import socket
 import string
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import quote
@@ -205,13 +204,7 @@ def test_broker_errors_catch_what_a_hung_or_full_broker_raises(
         example.web_app(monkeypatch)
         # The results example names its tuple CONNECTION_ERRORS: it also
         # covers the result store.
-        [broker_errors] = {
-            getattr(module, name)
-            for module in list(sys.modules.values())
-            if str(getattr(module, "__file__", "")).startswith(str(example.path))
-            for name in ("BROKER_ERRORS", "CONNECTION_ERRORS")
-            if hasattr(module, name)
-        }
+        broker_errors = example.defined("BROKER_ERRORS", "CONNECTION_ERRORS")
         actor = next(iter(dramatiq.get_broker().actors.values()))
         with pytest.raises(broker_errors):
             actor.send()
@@ -253,12 +246,7 @@ INTEGERS["9223372036854775807"] = 2**63 - 1
 def test_integer_fields_take_ascii_digits_within_64_bits_only(
     example: Example, app: Flask
 ) -> None:
-    [form_int] = {
-        module.form_int
-        for module in list(sys.modules.values())
-        if str(getattr(module, "__file__", "")).startswith(str(example.path))
-        and hasattr(module, "form_int")
-    }
+    form_int = example.defined("form_int")
     for value, number in INTEGERS.items():
         with app.test_request_context(method="POST", data={"n": value}):
             assert form_int("n") == number

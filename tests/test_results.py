@@ -5,7 +5,6 @@ from __future__ import annotations
 import ast
 import re
 import shlex
-import socket
 import sys
 import time
 import uuid
@@ -23,6 +22,7 @@ from conftest import (
     BROKER_UNAVAILABLE,
     Example,
     example_params,
+    hung_server,
     ready,
     run_against_flask,
 )
@@ -339,12 +339,8 @@ def test_status_answers_503_when_redis_is_down(
 def test_status_answers_503_within_2_s_when_redis_hangs(
     example: Example, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # A server that completes the handshake and never answers, as a frozen
-    # Redis does; its URL sets no timeout, so the code's 2 s applies.
-    with socket.socket() as server:
-        server.bind(("127.0.0.1", free_port()))
-        server.listen(8)
-        port = server.getsockname()[1]
+    # A frozen Redis; its URL sets no timeout, so the code's 2 s applies.
+    with hung_server() as port:
         monkeypatch.setenv(REDIS.url_variable, f"redis://127.0.0.1:{port}/0")
         client = example.load("app", monkeypatch).app.test_client()
 

@@ -219,13 +219,7 @@ def test_every_broker_block_bounds_its_waits_and_catches_oserror(
     """Every example's broker: 2 s timeouts in the code, OSError in the tuple."""
     example = Example(folder)
     example.web_app(monkeypatch)
-    [errors] = {
-        getattr(module, name)
-        for module in list(sys.modules.values())
-        if str(getattr(module, "__file__", "")).startswith(str(example.path))
-        for name in ("BROKER_ERRORS", "CONNECTION_ERRORS")
-        if hasattr(module, name)
-    }
+    errors = example.defined("BROKER_ERRORS", "CONNECTION_ERRORS")
     assert issubclass(OSError, errors)
     broker = dramatiq.get_broker()
     if example.broker.name == "rabbitmq":
