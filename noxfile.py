@@ -25,9 +25,13 @@ from pathlib import Path
 
 import nox
 
-sys.path.insert(0, str(Path(__file__).parent / "tests"))
-from brokers import BROKERS, Broker
+# tests/support and docs/_ext hold what the sessions share with the tests.
+sys.path[:0] = [
+    str(Path(__file__).parent / "tests"),
+    str(Path(__file__).parent / "docs" / "_ext"),
+]
 from markers import marked_lines
+from support.brokers import BROKERS, Broker
 
 nox.needs_version = ">=2025.2.9"  # dependency_groups() and reuse_venv="yes"
 nox.options.default_venv_backend = "uv|virtualenv"

@@ -53,8 +53,8 @@ from types import ModuleType
 from urllib.parse import urlencode
 
 sys.path.insert(0, str(Path(__file__).parent))
-from brokers import BROKERS, Broker
-from processes import Process, free_port, port_is_open, wait_for
+from support.brokers import BROKERS, Broker
+from support.processes import Process, free_port, port_is_open, wait_for
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "performance"

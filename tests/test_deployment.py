@@ -29,8 +29,13 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 import yaml
 
-from conftest import BROKER_UNAVAILABLE, Example, example_params, ready
-from processes import Process, free_port, port_is_open, wait_for
+from support.examples import (
+    BROKER_UNAVAILABLE,
+    Example,
+    example_params,
+    with_empty_queues,
+)
+from support.processes import Process, free_port, port_is_open, wait_for
 
 QUEUE = "deployment"
 WEB_ADDRESS = "127.0.0.1:8000"  # where the Procfile's gunicorn listens
@@ -41,7 +46,7 @@ HEROKU_GRACE = 30  # seconds from SIGTERM to SIGKILL on a Procfile host
 
 @pytest.fixture(params=example_params("deployment"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 @pytest.fixture(params=example_params("deployment"))

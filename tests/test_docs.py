@@ -17,7 +17,8 @@ from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import docutils_namespace
 
-from conftest import EXAMPLES, ROOT
+from markers import MARKER
+from support.examples import EXAMPLES, ROOT
 
 DOCS = ROOT / "docs"
 TAB_LABELS = ["RabbitMQ", "Redis"]
@@ -85,7 +86,7 @@ def test_no_code_block_shows_a_section_marker(site: Site) -> None:
         f"{page}.rst:{block.line}"
         for page in site.pages
         for block in site.code_blocks(page)
-        if re.search(r"# \[docs:[\w-]+(:end)?\]", block.astext())
+        if MARKER.search(block.astext())
     ]
     assert not shown, "a # [docs:...] marker shows on the page"
 

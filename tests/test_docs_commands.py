@@ -13,7 +13,7 @@ import re
 import pytest
 from bs4 import Tag
 
-from site_build import build_html, main_content, tab_label
+from support.site_build import build_html, main_content, tab_label
 
 ACTIVATE = ". .venv/bin/activate"
 # "terminal escape" is a character sequence, not a window to open.

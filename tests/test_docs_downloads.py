@@ -18,8 +18,8 @@ import pytest
 from docutils import nodes
 from sphinx.application import Sphinx
 
-from conftest import EXAMPLES
-from site_build import DOCS, build_html, main_content, tab_label
+from support.examples import EXAMPLES
+from support.site_build import DOCS, build_html, main_content, tab_label
 
 sys.path.insert(0, str(DOCS / "_ext"))
 import example_folders

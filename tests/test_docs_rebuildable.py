@@ -30,11 +30,11 @@ from bs4 import Tag
 from docutils import nodes
 from sphinx.application import Sphinx
 
-from conftest import EXAMPLES
-from site_build import build_html, main_content, tab_label
+from markers import MARKER
+from support.examples import EXAMPLES
+from support.site_build import build_html, main_content, tab_label
 
 BROKER_TABS = {"RabbitMQ": "rabbitmq", "Redis": "redis"}
-MARKER = re.compile(r"^\s*# \[docs:[\w-]+(?::end)?\]\s*$")
 
 
 @dataclass
@@ -141,7 +141,7 @@ def file_lines(path: Path) -> list[tuple[int, str]]:
     return [
         (number, line.rstrip())
         for number, line in enumerate(path.read_text().splitlines(), start=1)
-        if not MARKER.match(line)
+        if not MARKER.fullmatch(line)
     ]
 
 

@@ -22,15 +22,15 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import (
+from support.examples import (
     BROKER_UNAVAILABLE,
     ROOT,
     Example,
     example_params,
-    ready,
     run_against_flask,
+    with_empty_queues,
 )
-from processes import Process, free_port, port_is_open, wait_for
+from support.processes import Process, free_port, port_is_open, wait_for
 
 if TYPE_CHECKING:
     from aiosmtpd.controller import Controller
@@ -44,7 +44,7 @@ PERMANENT = "550 5.1.1 No such user here"
 
 @pytest.fixture(params=example_params("email"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 class ScriptedHandler:

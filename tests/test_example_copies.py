@@ -10,7 +10,7 @@ import ast
 
 import pytest
 
-from conftest import EXAMPLES
+from support.examples import EXAMPLES
 
 SHARED = ["form_int", "form_address", "refuse_cut_off_body"]
 

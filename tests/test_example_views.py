@@ -25,13 +25,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
-from conftest import (
-    Example,
-    every_example_params,
-    hung_broker_url,
-    reachable,
-)
-from processes import free_port
+from support.brokers import hung_broker_url
+from support.examples import Example, every_example_params, reachable
+from support.processes import free_port
 
 ALWAYS_TRIED = ["x", "y", "email", "address", "username", "id", "n"]
 

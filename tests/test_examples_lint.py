@@ -8,7 +8,7 @@ import pytest
 from pytest_examples import CodeExample, EvalExample
 from pytest_examples.lint import ruff_check
 
-from conftest import EXAMPLES, ROOT
+from support.examples import EXAMPLES, ROOT
 
 
 class WholeFile(CodeExample):

@@ -14,22 +14,22 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from support.examples import (
     BROKER_UNAVAILABLE,
     Example,
     example_params,
-    ready,
     run_against_flask,
+    with_empty_queues,
 )
-from output import assert_shown_in_order
-from processes import Process, free_port, port_is_open, wait_for
+from support.output import assert_shown_in_order
+from support.processes import Process, free_port, port_is_open, wait_for
 
 QUEUE = "factory"
 
 
 @pytest.fixture(params=example_params("factory"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 def exported(example: Example, section: str) -> dict[str, str]:

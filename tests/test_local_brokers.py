@@ -28,10 +28,9 @@ from pathlib import Path
 import pytest
 
 from markers import marked_lines
-from processes import wait_for
+from support.examples import EXAMPLES
+from support.processes import wait_for
 
-ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = ROOT / "examples"
 PYTHON = sys.executable
 DRAMATIQ = str(Path(sys.executable).parent / "dramatiq")
 PORTS = {"rabbitmq": 5672, "redis": 6379}

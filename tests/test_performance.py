@@ -18,8 +18,20 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from conftest import BROKER_UNAVAILABLE, EXAMPLES, Example, example_params, ready
-from processes import Process, broker_connections, free_port, port_is_open, wait_for
+from support.examples import (
+    BROKER_UNAVAILABLE,
+    EXAMPLES,
+    Example,
+    example_params,
+    with_empty_queues,
+)
+from support.processes import (
+    Process,
+    broker_connections,
+    free_port,
+    port_is_open,
+    wait_for,
+)
 
 if TYPE_CHECKING:
     from aiosmtpd.smtp import SMTP, Envelope, Session
@@ -31,7 +43,7 @@ TO = "ada@example.com"
 
 @pytest.fixture(params=example_params("performance"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 class Mailbox:

@@ -6,7 +6,7 @@ import pytest
 import yaml
 from packaging.requirements import Requirement
 
-from conftest import EXAMPLES, ROOT
+from support.examples import EXAMPLES, ROOT
 
 
 def load(path: str) -> dict:

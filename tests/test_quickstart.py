@@ -12,17 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from conftest import (
+from support.brokers import hung_broker_url
+from support.examples import (
     BROKER_UNAVAILABLE,
     Example,
     assert_requirements_installed,
     example_params,
-    hung_broker_url,
-    ready,
     run_against_flask,
+    with_empty_queues,
 )
-from output import assert_shown_in_order
-from processes import (
+from support.output import assert_shown_in_order
+from support.processes import (
     broker_connections,
     free_port,
     open_files,
@@ -36,7 +36,7 @@ FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
 
 @pytest.fixture(params=example_params("quickstart"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 def test_post_returns_202_and_worker_prints_the_sum(

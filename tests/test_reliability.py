@@ -33,10 +33,15 @@ from urllib.parse import urlencode
 
 import pytest
 
-from brokers import Broker
-from conftest import BROKER_UNAVAILABLE, Example, example_params, ready
-from databases import Proxy, address, new_database, query, with_address
-from processes import Process, free_port, port_is_open, wait_for
+from support.brokers import Broker
+from support.databases import Proxy, address, new_database, query, with_address
+from support.examples import (
+    BROKER_UNAVAILABLE,
+    Example,
+    example_params,
+    with_empty_queues,
+)
+from support.processes import Process, free_port, port_is_open, wait_for
 
 pytestmark = pytest.mark.reliability
 
@@ -50,14 +55,14 @@ OUTAGE_S = 5
 
 @pytest.fixture(params=example_params("reliability"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
     if request.param.name == "redis":
         forget_redis_acks(Example(request.param).broker)
 
 
 @pytest.fixture(params=[p for p in example_params("reliability") if p.id == "redis"])
 def redis_example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
     forget_redis_acks(Example(request.param).broker)
 
 

@@ -17,20 +17,19 @@ import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from brokers import REDIS
-from conftest import (
+from support.brokers import REDIS, hung_server
+from support.examples import (
     BROKER_UNAVAILABLE,
+    EXAMPLES,
     Example,
     example_params,
-    hung_server,
-    ready,
     run_against_flask,
+    with_empty_queues,
 )
-from processes import free_port, port_is_open, wait_for
+from support.processes import free_port, port_is_open, wait_for
 
 QUEUE = "results"
 TEN_MINUTES_MS = 10 * 60 * 1000
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 
 
 @pytest.fixture(params=example_params("results"))
@@ -38,7 +37,7 @@ def example(request: pytest.FixtureRequest) -> Iterator[Example]:
     # Both variants keep their results in Redis, the RabbitMQ one too.
     if not REDIS.is_reachable():
         pytest.fail(REDIS.unreachable_message(), pytrace=False)
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 def normalize_http(response: str) -> list[str]:

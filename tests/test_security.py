@@ -13,8 +13,14 @@ from pathlib import Path
 import pytest
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from conftest import EXAMPLES, Example, example_params, ready, run_against_flask
-from processes import free_port, port_is_open, wait_for
+from support.examples import (
+    EXAMPLES,
+    Example,
+    example_params,
+    run_against_flask,
+    with_empty_queues,
+)
+from support.processes import free_port, port_is_open, wait_for
 
 QUEUE = "security"
 TEXT_FILES = [
@@ -80,7 +86,7 @@ def test_every_worker_decodes_json(folder: Path) -> None:
 
 @pytest.fixture(params=example_params("security"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 def test_worker_runs_valid_ids_and_dead_letters_forged_messages(

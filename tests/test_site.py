@@ -20,9 +20,9 @@ from urllib.parse import urljoin, urlsplit
 import pytest
 from playwright import sync_api as playwright
 
-from conftest import EXAMPLES, ROOT
 from markers import marked_lines
-from site_build import build_html
+from support.examples import EXAMPLES, ROOT
+from support.site_build import build_html
 
 pytestmark = pytest.mark.browser
 

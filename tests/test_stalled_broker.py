@@ -25,9 +25,14 @@ from pathlib import Path
 import dramatiq
 import pytest
 
-from conftest import BROKER_UNAVAILABLE, Example, every_example_params, ready
-from processes import free_port
-from stall_proxy import StallProxy
+from support.examples import (
+    BROKER_UNAVAILABLE,
+    Example,
+    every_example_params,
+    with_empty_queues,
+)
+from support.processes import free_port
+from support.stall_proxy import StallProxy
 
 QUEUES = {"quickstart": "default", "deployment": "deployment"}
 # What the Configure page promises: a 503 within 5 s, a fast route meanwhile.
@@ -47,7 +52,7 @@ UNAVAILABLE = json.dumps(BROKER_UNAVAILABLE, separators=(",", ":")) + "\n"
 )
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
     folder = request.param
-    yield from ready(Example(folder), queues=(QUEUES[folder.parent.name],))
+    yield from with_empty_queues(Example(folder), queues=(QUEUES[folder.parent.name],))
 
 
 @pytest.fixture

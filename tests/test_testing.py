@@ -23,8 +23,8 @@ import dramatiq
 import pytest
 from pytest_examples import CodeExample, EvalExample
 
-from conftest import EXAMPLES, Example, example_params, ready
-from processes import free_port, port_is_open, wait_for
+from support.examples import EXAMPLES, Example, example_params, with_empty_queues
+from support.processes import free_port, port_is_open, wait_for
 
 QUEUE = "testing"
 UNIT_TEST_COUNT = 5  # Tests in tests/test_app.py and tests/test_tasks.py.
@@ -34,7 +34,7 @@ FAILING_ACTOR_TEST = "tests/test_tasks.py::test_join_raises_the_actors_error"
 
 @pytest.fixture(params=example_params("testing"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(QUEUE,))
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 @pytest.fixture

@@ -28,28 +28,28 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from brokers import RABBITMQ
-from conftest import (
+from support.brokers import RABBITMQ
+from support.examples import (
     EXAMPLES,
     Example,
     assert_requirements_installed,
     example_params,
-    ready,
+    with_empty_queues,
 )
-from processes import Process, free_port, port_is_open, wait_for
+from support.processes import Process, free_port, port_is_open, wait_for
 
 QUEUE = "troubleshooting"
 BOOTED = "is booting up."
 WEB_ADDRESS = "127.0.0.1:8000"
 
 
-def ready_and_settled(example: Example) -> Iterator[Example]:
-    """``ready()``, then flush again once killed workers let go of their messages.
+def with_settled_empty_queues(example: Example) -> Iterator[Example]:
+    """``with_empty_queues()``, then flush again once killed workers let go of their messages.
 
     The ``running`` fixture has killed the test's workers by then, but RabbitMQ
-    may requeue what they held after ready() flushed, and Redis keeps it.
+    may requeue what they held after with_empty_queues() flushed, and Redis keeps it.
     """
-    yield from ready(example, queues=(QUEUE,))
+    yield from with_empty_queues(example, queues=(QUEUE,))
     if example.broker.name == "rabbitmq":
         wait_for(
             lambda: not rabbitmq_consumers(example),
@@ -87,7 +87,7 @@ def drop_unacked(example: Example) -> None:
 
 @pytest.fixture(params=example_params("troubleshooting"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready_and_settled(Example(request.param))
+    yield from with_settled_empty_queues(Example(request.param))
 
 
 def only(broker: str) -> list:
@@ -96,7 +96,7 @@ def only(broker: str) -> list:
 
 @pytest.fixture(params=only("rabbitmq"))
 def rabbitmq_example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready_and_settled(Example(request.param))
+    yield from with_settled_empty_queues(Example(request.param))
 
 
 @pytest.fixture

@@ -21,15 +21,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import (
+from support.examples import (
     BROKER_UNAVAILABLE,
     Example,
     example_params,
-    ready,
     run_against_flask,
+    with_empty_queues,
 )
-from output import assert_shown_in_order as assert_lines_in_order
-from processes import Process, free_port, port_is_open, wait_for
+from support.output import assert_shown_in_order as assert_lines_in_order
+from support.processes import Process, free_port, port_is_open, wait_for
 
 FAST = "tuning"
 SLOW = "tuning-slow"
@@ -43,7 +43,7 @@ PLATFORM_GRACE_MS = 30_000  # Heroku's and Kubernetes' SIGTERM-to-SIGKILL delay
 
 @pytest.fixture(params=example_params("worker_tuning"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(FAST, SLOW))
+    yield from with_empty_queues(Example(request.param), queues=(FAST, SLOW))
 
 
 def only(broker: str) -> list:
@@ -52,12 +52,12 @@ def only(broker: str) -> list:
 
 @pytest.fixture(params=only("rabbitmq"))
 def rabbitmq_example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(FAST, SLOW))
+    yield from with_empty_queues(Example(request.param), queues=(FAST, SLOW))
 
 
 @pytest.fixture(params=only("redis"))
 def redis_example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from ready(Example(request.param), queues=(FAST, SLOW))
+    yield from with_empty_queues(Example(request.param), queues=(FAST, SLOW))
 
 
 def assert_shown_in_order(example: Example, shown_file: str, output: str) -> None:

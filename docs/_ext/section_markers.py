@@ -1,21 +1,20 @@
 """Hide the examples' section markers when a page includes a whole file.
 
 Files in examples/ mark the parts a page shows with ``# [docs:<name>]`` and
-``# [docs:<name>:end]`` comments. A literalinclude with ``:start-after:`` and
-``:end-before:`` leaves them out; one that shows the whole file would show
-them, and the copy button would copy them. This literalinclude drops them.
+``# [docs:<name>:end]`` comments (markers.py). A literalinclude with
+``:start-after:`` and ``:end-before:`` leaves them out; one that shows the
+whole file would show them, and the copy button would copy them. This
+literalinclude drops them.
 """
 
 from __future__ import annotations
-
-import re
 
 from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.directives.code import LiteralInclude
 from sphinx.errors import ExtensionError
 
-MARKER = re.compile(r"^[ \t]*# \[docs:[\w-]+(?::end)?\][ \t]*\n?", re.MULTILINE)
+from markers import MARKER
 
 
 class LiteralIncludeWithoutMarkers(LiteralInclude):

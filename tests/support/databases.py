@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit, urlunsplit
 
-from processes import free_port
+from support.processes import free_port
 
 # The server's maintenance database, where the tests create and drop theirs:
 # this machine's PostgreSQL (trust auth on 127.0.0.1), or a server elsewhere.

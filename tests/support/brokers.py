@@ -10,8 +10,12 @@ import os
 import shutil
 import socket
 import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
+
+from support.processes import free_port
 
 
 @dataclass(frozen=True)
@@ -221,3 +225,27 @@ REDIS = Broker(
     "(or: redis-server --daemonize yes)",
 )
 BROKERS = {broker.name: broker for broker in (RABBITMQ, REDIS)}
+
+
+@contextmanager
+def hung_server() -> Iterator[int]:
+    """The port of a server that accepts connections and never answers.
+
+    The kernel completes the TCP handshake for a listening socket that never
+    calls accept(), as for a frozen or overloaded broker.
+    """
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", free_port()))
+        server.listen(8)
+        yield server.getsockname()[1]
+
+
+@contextmanager
+def hung_broker_url(broker: Broker) -> Iterator[str]:
+    """A URL for ``broker`` on a hung_server(), which gives up after 1 s
+    instead of the clients' defaults (pika 15 s, redis-py 5 s)."""
+    with hung_server() as port:
+        if broker.name == "rabbitmq":
+            yield f"amqp://127.0.0.1:{port}/?stack_timeout=1"
+        else:
+            yield f"redis://127.0.0.1:{port}/0?socket_timeout=1"
