@@ -83,7 +83,7 @@ def tests(session: nox.Session, broker: str) -> None:
     # Hand out one test at a time, longest first (tests/conftest.py sorts
     # them by their last run): no process is left with a queue of long ones.
     session.run(
-        "pytest", "-m", f"{broker} and not reliability and not local_brokers",
+        "pytest", "-m", f"{broker} and not (reliability or local_brokers or measure)",
         "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
         *session.posargs,
     )  # fmt: skip
@@ -103,6 +103,24 @@ def reliability(session: nox.Session, broker: str) -> None:
 
 
 @nox.session(default=False)
+@nox.parametrize("broker", list(BROKERS))
+def measure(session: nox.Session, broker: str) -> None:
+    """Measure what the pages state, on one broker; then run the benchmark.
+
+    The tests marked ``measure`` time idle pickups, polls, hangs and crash
+    redeliveries, checking each against its bound. Not part of plain `nox`:
+    they wait on purpose. .ci/run runs it after `nox`.
+    """
+    ensure_running(session, BROKERS[broker])
+    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+    # Two at a time: a timing taken on a machine busy with six tests at once
+    # measures the machine.
+    session.run(
+        "pytest", "-m", f"{broker} and measure", "-n", "2", "-rA", *session.posargs
+    )
+
+
+@nox.session(default=False)
 def local_brokers(session: nox.Session) -> None:
     """Run the pages' broker commands for readers without Docker, as written.
 
@@ -117,6 +135,23 @@ def local_brokers(session: nox.Session) -> None:
         [EXAMPLES / topic / broker for topic in LOCAL_TOPICS for broker in BROKERS],
     )
     session.run("pytest", "-m", "local_brokers", "-rA", *session.posargs)
+
+
+@nox.session(default=False, venv_backend="none")
+def topic(session: nox.Session) -> None:
+    """Check one example topic on both brokers, and the docs: `nox -s topic -- email`.
+
+    For the writer editing one example: its tests on each broker, the
+    cross-example tests of its folders, its lint, then the docs build.
+    """
+    topics = sorted(path.name for path in EXAMPLES.iterdir() if path.is_dir())
+    if len(session.posargs) != 1 or session.posargs[0] not in topics:
+        session.error(f"Name one topic: nox -s topic -- <{'|'.join(topics)}>")
+    selected = ["-k", session.posargs[0]]
+    for broker in BROKERS:
+        session.notify(f"tests(broker={broker!r})", selected)
+    session.notify("lint", selected)
+    session.notify("docs", [])
 
 
 @nox.session

@@ -248,6 +248,7 @@ def test_unreachable_mail_server_answers_503_inline(
     assert example.broker.pending(QUEUE) == 0
 
 
+@pytest.mark.measure
 def test_idle_procfile_worker_starts_each_message_within_100_ms(
     example: Example, probe: socket.socket, tmp_path: Path, monkeypatch
 ) -> None:

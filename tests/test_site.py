@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import functools
 import gzip
-import os
 import re
 import threading
 from collections.abc import Iterator
@@ -21,12 +20,12 @@ import pytest
 from playwright import sync_api as playwright
 
 from markers import marked_lines
+from support.browser import BrowserNotFound, find_browser
 from support.examples import EXAMPLES, ROOT
 from support.site_build import build_html
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -86,14 +85,12 @@ def site() -> Iterator[tuple[str, Path]]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[playwright.Browser]:
-    if not Path(CHROMIUM).is_file():
-        pytest.fail(
-            f"No Chromium at {CHROMIUM}: install it (apt-get install chromium) "
-            "or point the CHROMIUM variable at one.",
-            pytrace=False,
-        )
+    try:
+        executable = find_browser()
+    except BrowserNotFound as error:
+        pytest.fail(str(error), pytrace=False)
     with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        browser = p.chromium.launch(executable_path=executable, args=FLAGS)
         yield browser
         browser.close()
 

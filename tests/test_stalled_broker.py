@@ -78,6 +78,7 @@ def request(port: int, method: str) -> tuple[int | None, str, float]:
         connection.close()
 
 
+@pytest.mark.measure
 def test_hung_broker_gets_503_within_5_s_and_202_once_it_answers(
     example: Example, proxy: StallProxy, tmp_path: Path
 ) -> None:

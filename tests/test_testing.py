@@ -145,6 +145,7 @@ def test_integration_run_passes_against_the_real_broker(
     )
 
 
+@pytest.mark.measure
 def test_without_max_retries_0_the_failing_actor_test_hangs(
     example: Example, project: Path
 ) -> None:
