@@ -164,8 +164,8 @@ def lint(session: nox.Session) -> None:
         "not rabbitmq and not redis and not browser and not local_brokers",
         *session.posargs,
     )
-    session.run("ruff", "check", "noxfile.py", "tests", "docs")
-    session.run("ruff", "format", "--check", "noxfile.py", "tests", "docs")
+    session.run("ruff", "check", "noxfile.py", "tests", "docs", "benchmark")
+    session.run("ruff", "format", "--check", "noxfile.py", "tests", "docs", "benchmark")
 
 
 @nox.session
@@ -185,7 +185,7 @@ def bench(session: nox.Session) -> None:
     for broker in BROKERS.values():
         ensure_running(session, broker)
     install(session, ["bench"], sorted(EXAMPLES.glob("performance/*")))
-    session.run("python", "tests/benchmark.py", *session.posargs)
+    session.run("python", "-m", "benchmark", *session.posargs)
 
 
 @nox.session(default=False)

@@ -1,7 +1,7 @@
 """examples/performance: the views and actors the benchmark drives, run for real.
 
 These tests check what the Performance page says of the example, not how
-fast it is: `nox -s bench` (tests/benchmark.py) measures that.
+fast it is: `nox -s bench` (benchmark/) measures that.
 """
 
 from __future__ import annotations
