@@ -1,8 +1,9 @@
 """Every example's Flask app, probed the way the internet will probe it.
 
 Each test runs once per example folder, against that folder's real broker:
-oversized bodies get 413, random input never gets a 5xx, and a message is
-queued exactly when the app answers 202.
+the request its page shows queues one message and answers 202, or 503 when
+the broker is down; oversized bodies get 413, random input never gets a
+5xx, and a message is queued exactly when the app answers 202.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ from hypothesis import strategies as st
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 
 from support.brokers import hung_broker_url
-from support.examples import Example, every_example_params, reachable
+from support.examples import (
+    BROKER_UNAVAILABLE,
+    Example,
+    every_example_params,
+    reachable,
+)
 from support.processes import free_port
 
 ALWAYS_TRIED = ["x", "y", "email", "address", "username", "id", "n"]
@@ -89,6 +95,77 @@ def routes(app: Flask) -> list[tuple[str, str]]:
         if rule.endpoint != "static"
         for method in rule.methods - {"HEAD", "OPTIONS"}
     )
+
+
+# The request each example's page shows: it queues one message. Two
+# examples are left to their own modules: reliability's view also writes to
+# its database, and results' also to its result store.
+ADD = ("/add", {"x": "1", "y": "2"})
+SHOWN_REQUESTS = {
+    "quickstart": ADD,
+    "deployment": ADD,
+    "testing": ADD,
+    "troubleshooting": ADD,
+    "factory": ("/welcome", {"username": "Ada"}),
+    "email": ("/welcome", {"to": "ada@example.com"}),
+    "performance": ("/welcome", {"to": "ada@example.com"}),
+    "security": ("/exports", {"account_id": "42"}),
+    "worker_tuning": ("/reports", {"seconds": "1"}),
+}
+
+
+def examples_with_a_shown_request() -> list:
+    return [
+        param
+        for param in every_example_params()
+        if param.values[0].parent.name in SHOWN_REQUESTS
+    ]
+
+
+def test_every_example_but_two_has_a_shown_request() -> None:
+    topics = {param.values[0].parent.name for param in every_example_params()}
+    assert topics - set(SHOWN_REQUESTS) == {"reliability", "results"}
+
+
+@pytest.mark.parametrize("example", examples_with_a_shown_request(), indirect=True)
+def test_the_shown_request_answers_202_and_queues_exactly_one_message(
+    example: Example, app: Flask
+) -> None:
+    path, form = SHOWN_REQUESTS[example.path.parent.name]
+
+    response = app.test_client().post(path, data=form)
+
+    assert response.status_code == 202, response.get_json()
+    assert pending(example) == 1
+
+
+@pytest.fixture(params=["refused", "hung"])
+def broken_broker_url(
+    request: pytest.FixtureRequest, example: Example
+) -> Iterator[str]:
+    """A broker URL where nothing listens, or where a server never answers."""
+    if request.param == "hung":
+        with hung_broker_url(example.broker) as url:
+            yield url
+    else:
+        scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
+        yield f"{scheme}://127.0.0.1:{free_port()}"
+
+
+@pytest.mark.parametrize("example", examples_with_a_shown_request(), indirect=True)
+def test_an_unreachable_broker_answers_503_with_one_clear_line(
+    example: Example, broken_broker_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(example.broker.url_variable, broken_broker_url)
+    monkeypatch.setenv("SMTP_PORT", str(free_port()))  # Never reached.
+    app = example.web_app(monkeypatch)
+    path, form = SHOWN_REQUESTS[example.path.parent.name]
+
+    response = app.test_client().post(path, data=form)
+
+    assert response.status_code == 503
+    assert response.get_json() == BROKER_UNAVAILABLE
+    assert response.data.count(b"\n") == 1
 
 
 def test_app_runs_without_the_debugger(example: Example, app: Flask) -> None:

@@ -15,7 +15,6 @@ from pathlib import Path
 import pytest
 
 from support.examples import (
-    BROKER_UNAVAILABLE,
     Example,
     example_params,
     run_against_flask,
@@ -282,31 +281,6 @@ def test_bad_input_answers_400_and_enqueues_nothing(
     assert response.status_code == 400
     assert response.get_json() == {"error": error}
     assert example.broker.pending(QUEUE) == 0
-
-
-def test_valid_input_enqueues_exactly_one_message(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    app = example.load("myapp", monkeypatch).create_app()
-
-    response = app.test_client().post("/welcome", data={"username": "Ada"})
-
-    assert response.status_code == 202
-    assert example.broker.pending(QUEUE) == 1
-
-
-def test_unreachable_broker_answers_503_with_one_clear_line(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    closed = free_port()
-    scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
-    monkeypatch.setenv(example.broker.url_variable, f"{scheme}://127.0.0.1:{closed}")
-    app = example.load("myapp", monkeypatch).create_app()
-
-    response = app.test_client().post("/welcome", data={"username": "Ada"})
-
-    assert response.status_code == 503
-    assert response.get_json() == BROKER_UNAVAILABLE
 
 
 def test_worker_prints_an_untrusted_name_escaped_on_one_line(

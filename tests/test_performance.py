@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import pytest
 
 from support.examples import (
-    BROKER_UNAVAILABLE,
     EXAMPLES,
     Example,
     example_params,
@@ -216,21 +215,6 @@ def test_bad_address_answers_400_sends_and_enqueues_nothing(
     assert response.get_json() == {"error": error}
     assert example.broker.pending(QUEUE) == 0
     assert mailbox.received == []
-
-
-def test_unreachable_broker_answers_503_with_one_clear_line(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
-    monkeypatch.setenv(
-        example.broker.url_variable, f"{scheme}://127.0.0.1:{free_port()}"
-    )
-    app = example.load("app", monkeypatch).app
-
-    response = app.test_client().post("/welcome", data={"to": TO})
-
-    assert response.status_code == 503
-    assert response.get_json() == BROKER_UNAVAILABLE
 
 
 def test_unreachable_mail_server_answers_503_inline(

@@ -12,9 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from support.brokers import hung_broker_url
 from support.examples import (
-    BROKER_UNAVAILABLE,
     Example,
     assert_requirements_installed,
     example_params,
@@ -86,40 +84,6 @@ def test_bad_input_answers_400_and_enqueues_nothing(
     assert response.status_code == 400
     assert response.get_json() == {"error": error}
     assert example.broker.pending(QUEUE) == 0
-
-
-def test_valid_input_enqueues_exactly_one_message(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    app = example.load("app", monkeypatch).app
-
-    response = app.test_client().post("/add", data={"x": "1", "y": "2"})
-
-    assert response.status_code == 202
-    assert example.broker.pending(QUEUE) == 1
-
-
-@pytest.fixture(params=["refused", "hung"])
-def broken_url(request: pytest.FixtureRequest, example: Example) -> Iterator[str]:
-    """A broker URL where nothing listens, or where a server never answers."""
-    if request.param == "hung":
-        with hung_broker_url(example.broker) as url:
-            yield url
-    else:
-        scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
-        yield f"{scheme}://127.0.0.1:{free_port()}"
-
-
-def test_unreachable_broker_answers_503_with_one_clear_line(
-    example: Example, broken_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(example.broker.url_variable, broken_url)
-    app = example.load("app", monkeypatch).app
-
-    response = app.test_client().post("/add", data={"x": "1", "y": "2"})
-
-    assert response.status_code == 503
-    assert response.get_json() == BROKER_UNAVAILABLE
 
 
 def test_web_command_holds_its_broker_connections_over_1000_requests(
