@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from support.broker_control import Control, persistence, run_admin
 from support.brokers import Broker
 from support.examples import (
     BROKER_UNAVAILABLE,
@@ -26,13 +27,10 @@ from support.processes import port_is_open, wait_for
 from support.reliability import (
     QUEUE,
     Client,
-    Control,
     Folder,
     fixture_database,  # noqa: F401  (the fixture "database")
     fixture_example,  # noqa: F401  (the fixture "example")
     forget_redis_acks,
-    persistence,
-    run_admin,
     start,
     watch,
 )

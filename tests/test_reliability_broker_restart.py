@@ -16,17 +16,16 @@ from statistics import median
 
 import pytest
 
+from support.broker_control import Control, persistence
 from support.examples import BROKER_UNAVAILABLE, Example
 from support.processes import port_is_open, wait_for
 from support.reliability import (
     Answer,
     Client,
-    Control,
     Folder,
     fixture_database,  # noqa: F401  (the fixture "database")
     fixture_example,  # noqa: F401  (the fixture "example")
     imported,
-    persistence,
     runs,
     skipped,
     start,

@@ -7,4 +7,11 @@
 - databases: PostgreSQL for the reliability example.
 - site_build: the built HTML pages.
 - stall_proxy: a TCP relay that stops relaying on demand.
+- browser: the Chrome or Chromium the site tests drive.
+- broker_control: stop and start the shared broker as its admin would.
+- email, deployment, reliability, troubleshooting, worker_tuning: what the
+  test modules of one page share (its example fixture, its processes).
+
+A module that defines a fixture names the function fixture_<name>, so that
+a test's parameter ``<name>`` does not shadow the import (ruff's F811).
 """
