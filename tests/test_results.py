@@ -1,43 +1,28 @@
-"""examples/results: task results in Redis and a status endpoint, on each broker."""
+"""docs/results.rst: a task's state and result over HTTP, from pending to done or
+failed, kept ten minutes, and 404 for an id the app cannot know.
+
+Sections "Store results in Redis" to "Run it", on each broker.
+"""
 
 from __future__ import annotations
 
-import ast
 import re
-import shlex
 import sys
 import time
 import uuid
-from collections.abc import Iterator
-from importlib import metadata
 from pathlib import Path
 from types import ModuleType
 
 import pytest
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
 
-from support.brokers import REDIS, hung_server
 from support.examples import (
-    BROKER_UNAVAILABLE,
-    EXAMPLES,
     Example,
-    example_params,
     run_against_flask,
-    with_empty_queues,
 )
 from support.processes import free_port, port_is_open, wait_for
+from support.results import QUEUE, fixture_example  # noqa: F401  (the fixture "example")
 
-QUEUE = "results"
 TEN_MINUTES_MS = 10 * 60 * 1000
-
-
-@pytest.fixture(params=example_params("results"))
-def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    # Both variants keep their results in Redis, the RabbitMQ one too.
-    if not REDIS.is_reachable():
-        pytest.fail(REDIS.unreachable_message(), pytrace=False)
-    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 def normalize_http(response: str) -> list[str]:
@@ -281,139 +266,3 @@ def test_task_of_an_actor_the_app_no_longer_has_answers_404(
     assert response.get_json() == {
         "error": f"Task {task_id!r} ran an actor this app no longer has."
     }
-
-
-@pytest.mark.parametrize(
-    ("form", "error"),
-    [
-        ({}, "Field 'x' is required."),
-        ({"x": "1"}, "Field 'y' is required."),
-        ({"x": "a", "y": "2"}, "Field 'x' must be a 64-bit integer, got 'a'."),
-    ],
-    ids=["empty", "missing-y", "letter"],
-)
-def test_bad_input_answers_400_and_enqueues_nothing(
-    example: Example,
-    monkeypatch: pytest.MonkeyPatch,
-    form: dict[str, str],
-    error: str,
-) -> None:
-    client = example.load("app", monkeypatch).app.test_client()
-
-    response = client.post("/divide", data=form)
-
-    assert response.status_code == 400
-    assert response.get_json() == {"error": error}
-    assert example.broker.pending(QUEUE) == 0
-
-
-def test_post_answers_503_and_queues_nothing_when_broker_or_redis_is_down(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # RabbitMQ variant: RabbitMQ or Redis may be down. Redis variant: Redis.
-    for variable in sorted({example.broker.url_variable, REDIS.url_variable}):
-        scheme = "amqp" if variable == "RABBITMQ_URL" else "redis"
-        with monkeypatch.context() as patch:
-            patch.setenv(variable, f"{scheme}://127.0.0.1:{free_port()}")
-            client = example.load("app", patch).app.test_client()
-            response = client.post("/divide", data={"x": "1", "y": "2"})
-
-        assert response.status_code == 503, variable
-        assert response.get_json() == BROKER_UNAVAILABLE, variable
-        assert example.broker.pending(QUEUE) == 0, variable
-
-
-def test_status_answers_503_when_redis_is_down(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv(REDIS.url_variable, f"redis://127.0.0.1:{free_port()}")
-    client = example.load("app", monkeypatch).app.test_client()
-
-    response = client.get(f"/tasks/{uuid.uuid4()}")
-
-    assert response.status_code == 503
-    assert response.get_json() == BROKER_UNAVAILABLE
-
-
-def test_status_answers_503_within_2_s_when_redis_hangs(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A frozen Redis; its URL sets no timeout, so the code's 2 s applies.
-    with hung_server() as port:
-        monkeypatch.setenv(REDIS.url_variable, f"redis://127.0.0.1:{port}/0")
-        client = example.load("app", monkeypatch).app.test_client()
-
-        started = time.monotonic()
-        response = client.get(f"/tasks/{uuid.uuid4()}")
-        took = time.monotonic() - started
-
-    assert response.status_code == 503
-    assert response.get_json() == BROKER_UNAVAILABLE
-    # redis-py's own default would be 5 s; older redis-py has none.
-    assert 1.9 < took < 4, took
-
-
-def test_procfile_is_the_one_from_the_workers_page(example: Example) -> None:
-    # results.rst says so: the only difference is the broker's, in both pages.
-    quickstart = EXAMPLES / "quickstart" / example.path.name / "Procfile"
-    assert (example.path / "Procfile").read_text() == quickstart.read_text()
-
-
-def test_start_broker_commands_publish_on_loopback_and_start_redis(
-    example: Example,
-) -> None:
-    commands = example.commands("start-broker")
-    # Both variants keep their results in Redis, the RabbitMQ one too.
-    names = {"rabbitmq": ["rabbitmq", "redis"], "redis": ["redis"]}
-    assert [shlex.split(c)[4] for c in commands] == names[example.broker.name]
-    for command in commands:
-        # On loopback only: a broker open to the network is open to anyone.
-        assert re.search(r"--publish 127\.0\.0\.1:(\d+):\1 ", command), command
-
-
-def test_requirements_install_every_package_the_code_imports(
-    example: Example,
-) -> None:
-    # The RabbitMQ variant imports redis too: its requirements must say so.
-    installed = required_distributions(example.path / "requirements.txt")
-    owners = metadata.packages_distributions()
-    local = {path.stem for path in example.path.glob("*.py")}
-    for path in sorted(example.path.glob("*.py")):
-        for module in sorted(top_level_imports(path) - local):
-            if module in sys.stdlib_module_names:
-                continue
-            providers = {canonicalize_name(d) for d in owners.get(module, [])}
-            assert providers & installed, (
-                f"{path.name} imports {module}, which requirements.txt does not "
-                f"install (installs: {sorted(installed)})"
-            )
-
-
-def required_distributions(requirements: Path) -> set[str]:
-    """Every distribution ``pip install -r requirements`` installs, dependencies too."""
-    todo = [Requirement(line) for line in requirements.read_text().splitlines()]
-    seen: set[tuple[str, frozenset[str]]] = set()
-    while todo:
-        requirement = todo.pop()
-        key = (canonicalize_name(requirement.name), frozenset(requirement.extras))
-        if key in seen:
-            continue
-        seen.add(key)
-        for line in metadata.requires(requirement.name) or []:
-            dependency = Requirement(line)
-            extras = requirement.extras or {""}
-            if dependency.marker is None or any(
-                dependency.marker.evaluate({"extra": extra}) for extra in extras
-            ):
-                todo.append(dependency)
-    return {name for name, _ in seen}
-
-
-def top_level_imports(path: Path) -> set[str]:
-    modules = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            modules |= {alias.name.partition(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            modules.add(node.module.partition(".")[0])
-    return modules

@@ -19,20 +19,16 @@ from pathlib import Path
 
 import pytest
 
-from support import troubleshooting
 from support.examples import Example
 from support.processes import Process
 from support.troubleshooting import (
     assert_shown_file_in_order,
+    fixture_example,  # noqa: F401  (the fixture "example")
+    fixture_running,  # noqa: F401  (the fixture "running")
     read_example_file,
     shell,
     start_worker,
 )
-
-# The shared fixtures, bound here by name for pytest to find.
-example = troubleshooting.example
-running = troubleshooting.running
-
 
 # --- Your test hangs at join() ---------------------------------------------
 

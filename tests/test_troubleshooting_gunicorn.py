@@ -12,14 +12,14 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from support import troubleshooting
 from support.examples import Example
 from support.processes import Process
-from support.troubleshooting import assert_shown_file_in_order, serve
-
-# The shared fixtures, bound here by name for pytest to find.
-example = troubleshooting.example
-running = troubleshooting.running
+from support.troubleshooting import (
+    assert_shown_file_in_order,
+    fixture_example,  # noqa: F401  (the fixture "example")
+    fixture_running,  # noqa: F401  (the fixture "running")
+    serve,
+)
 
 
 def post_concurrently(port: int, count: int, timeout: float = 5) -> list[int]:

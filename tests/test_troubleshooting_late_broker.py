@@ -14,20 +14,17 @@ from pathlib import Path
 
 import pytest
 
-from support import troubleshooting
 from support.examples import Example
 from support.processes import Process, wait_for
 from support.troubleshooting import (
     QUEUE,
     assert_shown_file_in_order,
+    fixture_example,  # noqa: F401  (the fixture "example")
+    fixture_running,  # noqa: F401  (the fixture "running")
     shell,
     start_worker,
     stays_false,
 )
-
-# The shared fixtures, bound here by name for pytest to find.
-example = troubleshooting.example
-running = troubleshooting.running
 
 
 def test_late_broker_leaves_the_message_waiting_and_the_worker_silent(

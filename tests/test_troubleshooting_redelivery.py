@@ -20,21 +20,18 @@ from pathlib import Path
 
 import pytest
 
-from support import troubleshooting
 from support.brokers import RABBITMQ
 from support.examples import EXAMPLES, Example, example_params
 from support.processes import Process, wait_for
 from support.troubleshooting import (
+    fixture_example,  # noqa: F401  (the fixture "example")
+    fixture_running,  # noqa: F401  (the fixture "running")
     read_example_file,
     shell,
     start_worker,
     stays_false,
     with_settled_empty_queues,
 )
-
-# The shared fixtures, bound here by name for pytest to find.
-example = troubleshooting.example
-running = troubleshooting.running
 
 
 def only(broker: str) -> list:

@@ -17,19 +17,15 @@ from pathlib import Path
 import pytest
 from packaging.requirements import Requirement
 
-from support import troubleshooting
 from support.examples import Example, assert_requirements_installed
 from support.processes import Process
 from support.troubleshooting import (
     assert_shown_file_in_order,
+    fixture_example,  # noqa: F401  (the fixture "example")
+    fixture_running,  # noqa: F401  (the fixture "running")
     read_example_file,
     start_worker,
 )
-
-# The shared fixtures, bound here by name for pytest to find.
-example = troubleshooting.example
-running = troubleshooting.running
-
 
 # --- Set up the examples ---------------------------------------------------
 

@@ -10,21 +10,17 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from support import troubleshooting
 from support.examples import Example
 from support.processes import Process
 from support.troubleshooting import (
     WEB_ADDRESS,
     assert_shown_file_in_order,
+    fixture_example,  # noqa: F401  (the fixture "example")
+    fixture_running,  # noqa: F401  (the fixture "running")
     serve,
     shell,
     start_worker,
 )
-
-# The shared fixtures, bound here by name for pytest to find.
-example = troubleshooting.example
-running = troubleshooting.running
-
 
 # --- The actor fails with "Working outside of application context" ---------
 

@@ -13,18 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from support import worker_tuning
 from support.examples import Example
 from support.processes import wait_for
 from support.worker_tuning import (
     FAST_QUEUE,
     SHOWN_PID,
+    fixture_example,  # noqa: F401  (the fixture "example")
     ready_in_queue,
     start_and_wait_for_boot,
 )
 
 # The shared fixture, bound here by name for pytest to find.
-example = worker_tuning.example
 
 
 def group_members(pgid: int) -> list[int]:

@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from support import worker_tuning
 from support.examples import Example
 from support.output import assert_shown_in_order
 from support.processes import Process, wait_for
 from support.worker_tuning import (
     BOOTED,
     editable_copy,
+    fixture_example,  # noqa: F401  (the fixture "example")
     start_and_wait_for_boot,
     stays_false,
 )
@@ -26,7 +26,6 @@ from support.worker_tuning import (
 WATCH_INCLUDE = " --watch-include '**/*.py'"
 
 # The shared fixture, bound here by name for pytest to find.
-example = worker_tuning.example
 
 
 # --- Install the packages --------------------------------------------------

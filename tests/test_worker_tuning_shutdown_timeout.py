@@ -13,15 +13,19 @@ from pathlib import Path
 
 import pytest
 
-from support import worker_tuning
 from support.examples import Example
 from support.processes import Process, wait_for
-from support.worker_tuning import BOOTED, SLOW_QUEUE, ready_in_queue, stays_false
+from support.worker_tuning import (
+    BOOTED,
+    SLOW_QUEUE,
+    fixture_example,  # noqa: F401  (the fixture "example")
+    ready_in_queue,
+    stays_false,
+)
 
 PLATFORM_GRACE_MS = 30_000  # Heroku's and Kubernetes' SIGTERM-to-SIGKILL delay
 
 # The shared fixture, bound here by name for pytest to find.
-example = worker_tuning.example
 
 
 def test_longest_report_fits_in_the_shutdown_timeout_and_the_grace_period(

@@ -10,13 +10,16 @@ import json
 import shlex
 from pathlib import Path
 
-from support import worker_tuning
 from support.examples import Example, run_against_flask
 from support.processes import free_port, port_is_open, wait_for
-from support.worker_tuning import FAST_QUEUE, SLOW_QUEUE, start_and_wait_for_boot
+from support.worker_tuning import (
+    FAST_QUEUE,
+    SLOW_QUEUE,
+    fixture_example,  # noqa: F401  (the fixture "example")
+    start_and_wait_for_boot,
+)
 
 # The shared fixture, bound here by name for pytest to find.
-example = worker_tuning.example
 
 
 # --- Size each worker ------------------------------------------------------

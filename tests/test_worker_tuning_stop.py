@@ -11,13 +11,16 @@ from pathlib import Path
 
 import pytest
 
-from support import worker_tuning
 from support.examples import Example
 from support.output import assert_shown_in_order
-from support.worker_tuning import SHOWN_PID, SLOW_QUEUE, start_and_wait_for_boot
+from support.worker_tuning import (
+    SHOWN_PID,
+    SLOW_QUEUE,
+    fixture_example,  # noqa: F401  (the fixture "example")
+    start_and_wait_for_boot,
+)
 
 # The shared fixture, bound here by name for pytest to find.
-example = worker_tuning.example
 
 
 def test_sigterm_lets_the_report_in_flight_finish(

@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from support import worker_tuning
 from support.examples import Example
 from support.output import assert_shown_in_order
 from support.processes import Process, wait_for
@@ -21,11 +20,11 @@ from support.worker_tuning import (
     BOOTED,
     SLOW_QUEUE,
     editable_copy,
+    fixture_example,  # noqa: F401  (the fixture "example")
     start_and_wait_for_boot,
 )
 
 # The shared fixture, bound here by name for pytest to find.
-example = worker_tuning.example
 
 
 def test_time_limit_stops_the_report_retries_once_then_dead_letters(

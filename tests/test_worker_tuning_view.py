@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import pytest
 
-from support import worker_tuning
-from support.examples import BROKER_UNAVAILABLE, Example
-from support.processes import free_port
-from support.worker_tuning import FAST_QUEUE, SLOW_QUEUE
+from support.examples import Example
+from support.worker_tuning import (
+    FAST_QUEUE,
+    SLOW_QUEUE,
+    fixture_example,  # noqa: F401  (the fixture "example")
+)
 
 # The shared fixture, bound here by name for pytest to find.
-example = worker_tuning.example
 
 
 @pytest.mark.parametrize(
@@ -57,18 +58,3 @@ def test_valid_input_enqueues_one_report_on_the_slow_queue(
     assert response.status_code == 202
     assert example.broker.pending(SLOW_QUEUE) == 1
     assert example.broker.pending(FAST_QUEUE) == 0
-
-
-def test_unreachable_broker_answers_503_with_one_clear_line(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    scheme = "amqp" if example.broker.name == "rabbitmq" else "redis"
-    monkeypatch.setenv(
-        example.broker.url_variable, f"{scheme}://127.0.0.1:{free_port()}"
-    )
-    app = example.load("app", monkeypatch).app
-
-    response = app.test_client().post("/reports", data={"seconds": "2"})
-
-    assert response.status_code == 503
-    assert response.get_json() == BROKER_UNAVAILABLE

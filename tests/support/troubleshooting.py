@@ -72,13 +72,13 @@ def drop_unacked(example: Example) -> None:
             client.delete(key)
 
 
-@pytest.fixture(params=example_params("troubleshooting"))
-def example(request: pytest.FixtureRequest) -> Iterator[Example]:
+@pytest.fixture(name="example", params=example_params("troubleshooting"))
+def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     yield from with_settled_empty_queues(Example(request.param))
 
 
-@pytest.fixture
-def running() -> Iterator[list[Process]]:
+@pytest.fixture(name="running")
+def fixture_running() -> Iterator[list[Process]]:
     """Processes a test starts; all killed, with their children, at the end."""
     processes: list[Process] = []
     yield processes

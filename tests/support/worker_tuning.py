@@ -27,8 +27,8 @@ BOOTED = "is booting up."
 SHOWN_PID = "4100"
 
 
-@pytest.fixture(params=example_params("worker_tuning"))
-def example(request: pytest.FixtureRequest) -> Iterator[Example]:
+@pytest.fixture(name="example", params=example_params("worker_tuning"))
+def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     yield from with_empty_queues(
         Example(request.param), queues=(FAST_QUEUE, SLOW_QUEUE)
     )
