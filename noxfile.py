@@ -49,6 +49,9 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Test processes at once. Most of a test's time is spent waiting on a worker
 # or a broker, so this is more than the two cores CI has.
 PARALLEL_TESTS = 6
+# The sessions that measure write the figures the pages show into docs/_data
+# (tests/support/figures.py); commit what they write.
+RECORD_FIGURES = {"GUIDE_RECORD_FIGURES": "1"}
 EXAMPLES = Path("examples")
 INVENTORIES = {
     "python": "https://docs.python.org/3/objects.inv",
@@ -99,7 +102,10 @@ def reliability(session: nox.Session, broker: str) -> None:
     """
     ensure_running(session, BROKERS[broker])
     install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
-    session.run("pytest", "-m", f"{broker} and reliability", "-rA", *session.posargs)
+    session.run(
+        "pytest", "-m", f"{broker} and reliability", "-rA", *session.posargs,
+        env=RECORD_FIGURES,
+    )  # fmt: skip
 
 
 @nox.session(default=False)
@@ -116,8 +122,10 @@ def measure(session: nox.Session, broker: str) -> None:
     # Two at a time: a timing taken on a machine busy with six tests at once
     # measures the machine.
     session.run(
-        "pytest", "-m", f"{broker} and measure", "-n", "2", "-rA", *session.posargs
-    )
+        "pytest", "-m", f"{broker} and measure", "-n", "2", "-rA", *session.posargs,
+        env=RECORD_FIGURES,
+    )  # fmt: skip
+    session.notify("bench")
 
 
 @nox.session(default=False)

@@ -14,6 +14,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 extensions = [
     "example_folders",
+    "measured",
     "section_markers",
     "sphinx.ext.intersphinx",
     "sphinx_copybutton",

@@ -66,6 +66,7 @@ def run_pytest(command: str, cwd: Path, timeout: float) -> tuple[int | None, str
     return code, log.read_text()
 
 
+@pytest.mark.measure
 def test_join_waits_for_the_retry_and_hangs_the_test(
     example: Example, tmp_path: Path
 ) -> None:
@@ -97,6 +98,7 @@ def test_join_waits_for_the_retry_and_hangs_the_test(
 # --- get_result() gives up with a timeout ----------------------------------
 
 
+@pytest.mark.measure
 def test_get_result_without_store_results_gives_up(
     example: Example, tmp_path: Path, running: list[Process]
 ) -> None:

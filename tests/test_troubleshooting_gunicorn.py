@@ -44,6 +44,7 @@ def post_concurrently(port: int, count: int, timeout: float = 5) -> list[int]:
 SHARED_SOCKET_ERROR = "FileNotFoundError: [Errno 2] No such file or directory"
 
 
+@pytest.mark.measure
 def test_preload_and_a_send_at_import_hang_requests_on_rabbitmq(
     example: Example, tmp_path: Path, running: list[Process]
 ) -> None:

@@ -81,6 +81,7 @@ def netns_works() -> bool:
     return probe.returncode == 0
 
 
+@pytest.mark.measure
 @pytest.mark.skipif(
     not (shutil.which("unshare") and shutil.which("ip")) or not netns_works(),
     reason="needs unshare --net (root) to run with no broker on localhost",

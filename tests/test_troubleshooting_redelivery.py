@@ -78,6 +78,7 @@ def fast_redelivery() -> str:
     return "\n".join(["from tasks import broker", *lines, ""])
 
 
+@pytest.mark.measure
 def test_crashed_workers_task_comes_back_at_once_on_rabbitmq_after_a_minute_on_redis(
     example: Example,
     tmp_path: Path,

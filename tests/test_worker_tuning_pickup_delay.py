@@ -124,6 +124,7 @@ def format_ms(latencies: list[float]) -> str:
     return ", ".join(f"{latency * 1000:.0f}" for latency in latencies) + " ms"
 
 
+@pytest.mark.measure
 def test_rabbitmq_idle_worker_picks_up_at_once(
     rabbitmq_example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -138,6 +139,7 @@ def test_rabbitmq_idle_worker_picks_up_at_once(
     assert statistics.median(latencies) < 0.5
 
 
+@pytest.mark.measure
 def test_redis_lower_worker_timeout_picks_up_sooner_and_polls_more(
     redis_example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

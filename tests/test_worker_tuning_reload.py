@@ -84,6 +84,7 @@ def test_watch_with_include_pattern_reloads_and_runs_the_new_code(
     assert_shown_in_order((example.path / "reload.txt").read_text(), worker.output())
 
 
+@pytest.mark.measure
 def test_plain_watch_dot_never_reloads(
     example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

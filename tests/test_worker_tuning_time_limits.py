@@ -77,6 +77,7 @@ def nap(seconds: float) -> None:
 """
 
 
+@pytest.mark.measure
 def test_time_limit_cannot_interrupt_a_blocking_call(
     example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
