@@ -21,7 +21,7 @@ def recording() -> bool:
     return os.environ.get("GUIDE_RECORD_FIGURES") == "1"
 
 
-def record(page: str, key: str, value: float | int | str) -> None:
+def record(page: str, key: str, value: float | str) -> None:
     """Store ``value`` at ``key`` (dotted: ``a.b``) in docs/_data/<page>.json.
 
     Round a float to the digits the page shows before recording it. Tests
