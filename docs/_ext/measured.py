@@ -33,7 +33,7 @@ def lookup(reference: str, data: Path = DATA) -> object:
             raise LookupError(f"no figure {reference!r} in {file.name}")
         value = value[key]
     if isinstance(value, (dict, list)):
-        raise LookupError(f"figure {reference!r} is not one value")
+        raise TypeError(f"figure {reference!r} is not one value")
     return value
 
 
