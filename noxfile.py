@@ -114,15 +114,17 @@ def measure(session: nox.Session, broker: str) -> None:
     """Measure what the pages state, on one broker; then run the benchmark.
 
     The tests marked ``measure`` time idle pickups, polls, hangs and crash
-    redeliveries, checking each against its bound. Not part of plain `nox`:
-    they wait on purpose. .ci/run runs it after `nox`.
+    redeliveries, checking each against its bound; they wait on purpose, so
+    plain `nox` leaves them out. Those and the tests marked ``figure`` write
+    the figures the pages show into docs/_data. .ci/run runs it after `nox`.
     """
     ensure_running(session, BROKERS[broker])
     install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
     # Two at a time: a timing taken on a machine busy with six tests at once
     # measures the machine.
     session.run(
-        "pytest", "-m", f"{broker} and measure", "-n", "2", "-rA", *session.posargs,
+        "pytest", "-m", f"{broker} and (measure or figure)", "-n", "2", "-rA",
+        *session.posargs,
         env=RECORD_FIGURES,
     )  # fmt: skip
     session.notify("bench")

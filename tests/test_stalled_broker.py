@@ -31,6 +31,7 @@ from support.examples import (
     every_example_params,
     with_empty_queues,
 )
+from support.figures import record
 from support.processes import free_port
 from support.stall_proxy import StallProxy
 
@@ -83,6 +84,7 @@ def test_hung_broker_gets_503_within_5_s_and_202_once_it_answers(
     example: Example, proxy: StallProxy, tmp_path: Path
 ) -> None:
     url = proxy.url(example.broker.url)
+    broker = example.broker.name
     # `flask run --without-threads` serves one request at a time (see the
     # Procfile): there, sends queue behind each other, and a route that does
     # not send waits for the one send in progress, 2 s at most.
@@ -115,6 +117,12 @@ def test_hung_broker_gets_503_within_5_s_and_202_once_it_answers(
         for status, body, took in sends:
             assert (status, body) == (503, UNAVAILABLE), (status, body, took)
             assert took < MAX_SECONDS_TO_503, seconds
+        if example.path.parent.name == "deployment":  # gunicorn, as Configure says
+            record(
+                "configure",
+                f"hung_broker.slowest_503_seconds.{broker}",
+                round(seconds[-1], 1),
+            )
 
         # While a send waits on the hung broker, a route that does not send
         # (GET /add answers 405) gets a thread and an answer at once, or,
@@ -124,6 +132,10 @@ def test_hung_broker_gets_503_within_5_s_and_202_once_it_answers(
         print(f"{example}: GET /add answered {status} in {took:.3f} s meanwhile")
         assert status == 405
         assert took < not_sending
+        if example.path.parent.name == "deployment":
+            record(
+                "configure", f"hung_broker.other_route_ms.{broker}", round(took * 1e3)
+            )
         assert pending.result()[:2] == (503, UNAVAILABLE)
 
         proxy.resume()

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from support.examples import Example
+from support.figures import record
 from support.output import assert_shown_in_order
 from support.worker_tuning import (
     SHOWN_PID,
@@ -23,6 +24,7 @@ from support.worker_tuning import (
 # The shared fixture, bound here by name for pytest to find.
 
 
+@pytest.mark.figure
 def test_sigterm_lets_the_report_in_flight_finish(
     example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -48,6 +50,11 @@ def test_sigterm_lets_the_report_in_flight_finish(
         assert code == 0
         assert "Built the 2 s report." in worker.output()
         assert 2 <= took < 15
+        record(
+            "worker_tuning",
+            f"sigterm_exit_seconds.{example.broker.name}",
+            round(took, 1),
+        )
         # The report finished, so its message is acked: nothing to run again.
         assert example.broker.pending(SLOW_QUEUE) == 0
     finally:
