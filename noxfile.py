@@ -131,6 +131,22 @@ def measure(session: nox.Session, broker: str) -> None:
 
 
 @nox.session(default=False)
+@nox.parametrize("broker", list(BROKERS))
+def regen(session: nox.Session, broker: str) -> None:
+    """Rewrite the outputs the pages show from real runs, as pytest's regendoc.
+
+    Every test that checks a shown output file (tests/support/output.py)
+    writes it from its own run instead; review the diff and commit it.
+    """
+    ensure_running(session, BROKERS[broker])
+    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+    session.run(
+        "pytest", "-m", f"{broker} and not (reliability or local_brokers)",
+        "-n", str(PARALLEL_TESTS), *session.posargs, env={"GUIDE_REGENERATE": "1"},
+    )  # fmt: skip
+
+
+@nox.session(default=False)
 def local_brokers(session: nox.Session) -> None:
     """Run the pages' broker commands for readers without Docker, as written.
 

@@ -20,7 +20,7 @@ from support.examples import (
     run_against_flask,
     with_empty_queues,
 )
-from support.output import assert_shown_in_order
+from support.output import check_shown_output
 from support.processes import Process, free_port, port_is_open, wait_for
 
 QUEUE = "factory"
@@ -65,7 +65,7 @@ def test_worker_prints_the_site_name_from_the_apps_config(
         web.kill_group()
         worker.kill_group()
 
-    assert_shown_in_order((example.path / "output.txt").read_text(), worker.output())
+    check_shown_output(example.path / "output.txt", worker.output())
 
 
 # A worker module for the next test only. Loaded after myapp.worker, it wraps

@@ -13,7 +13,7 @@ import pytest
 
 from support.examples import Example
 from support.figures import record
-from support.output import assert_shown_in_order
+from support.output import check_shown_output
 from support.worker_tuning import (
     SHOWN_PID,
     SLOW_QUEUE,
@@ -59,4 +59,4 @@ def test_sigterm_lets_the_report_in_flight_finish(
         assert example.broker.pending(SLOW_QUEUE) == 0
     finally:
         worker.kill_group()
-    assert_shown_in_order((example.path / "output.txt").read_text(), worker.output())
+    check_shown_output(example.path / "output.txt", worker.output())

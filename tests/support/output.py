@@ -1,29 +1,156 @@
-"""Compare the output the guide shows with the output a real run prints."""
+"""The output a page shows, checked against a real run, and regenerated from one.
+
+Each shown output file (``output.txt``, ``reload.txt``, ...) is what a real
+run printed, cut to the lines the page is about. ``nox -s regen`` rewrites
+every file from the run its test makes (GUIDE_REGENERATE=1); the tests
+check that the real run, through one normalization table, equals the file.
+"""
 
 from __future__ import annotations
 
+import datetime
+import os
 import re
+from pathlib import Path
+
+# What changes from run to run, and what stands in for it when comparing.
+VARYING = [
+    (re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\]"), "[TIME]"),
+    (re.compile(r"\[PID \d+\]"), "[PID N]"),
+    (re.compile(r"\[Thread-\d+\]"), "[Thread-N]"),
+    (re.compile(r"worker thread \d+"), "worker thread N"),
+    (re.compile(r"'[0-9a-f-]{36}'"), "'MESSAGE-ID'"),
+    (re.compile(r"in \d+ milliseconds"), "in N milliseconds"),
+    (re.compile(r"Dramatiq '[^']+'"), "Dramatiq 'VERSION'"),
+]
+# Lines a page leaves out: each worker process's own start and stop.
+HIDDEN = (
+    "] Worker process is ready for action.",
+    "] Stopping worker process...",
+    "] Shutting down...",
+    "] Killing worker process...",
+)
+# Lines a page shows once: a file watcher may see one edit as several.
+ONCE = ("] Detected changes to ", "] Sending signal 'SIGHUP' to subprocesses...")
+PID = re.compile(r"\[PID (\d+)\]")
+TIMESTAMP = re.compile(r"^\[(\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3})\]")
+TIME_FORMAT = "%Y-%m-%d %H:%M:%S,%f"
+# Shown files start at this time, and number their PIDs from 4100, so that
+# a page's prose can name them ("kill -TERM 4100").
+SHOWN_START = datetime.datetime(2026, 11, 27, 9, 0, 0)
+FIRST_SHOWN_PID = 4100
 
 
-def normalize_log(log: str) -> list[str]:
-    """Blank out what changes between runs: times, ids, paths and the version."""
-    log = re.sub(r"^\[[\d :,-]+\]", "[TIME]", log, flags=re.MULTILINE)
-    log = re.sub(r"\[PID \d+\]", "[PID N]", log)
-    log = re.sub(r"\[Thread-\d+\]", "[Thread-N]", log)
-    log = re.sub(r"worker thread \d+", "worker thread N", log)
-    log = re.sub(r"'[0-9a-f-]{36}'", "'MESSAGE-ID'", log)
-    log = re.sub(r"in \d+ milliseconds", "in N milliseconds", log)
-    log = re.sub(r"changes to '[^']*/", "changes to '.../", log)
-    log = re.sub(r"Dramatiq '[^']+'", "Dramatiq 'VERSION'", log)
-    return log.splitlines()
+def regenerating() -> bool:
+    return os.environ.get("GUIDE_REGENERATE") == "1"
 
 
-def assert_shown_in_order(shown: str, printed: str) -> None:
-    """Every line the guide shows appears, in that order, in what was printed.
+def normalize(text: str) -> list[str]:
+    """The lines of ``text`` with what varies between runs blanked out."""
+    lines = []
+    for line in text.splitlines():
+        for pattern, replacement in VARYING:
+            line = pattern.sub(replacement, line)
+        lines.append(line)
+    return lines
 
-    A shown line "  ..." stands for lines left out (a traceback, say).
+
+def excerpt(
+    printed: str,
+    start: str | None = None,
+    end: str | None = None,
+    hide: tuple[str, ...] = (),
+) -> list[str]:
+    """The lines a page shows of ``printed``.
+
+    From the first line that contains ``start`` to the next that contains
+    ``end``; without HIDDEN lines or those that contain one of ``hide``;
+    ONCE lines once; each traceback's frames folded into "  ...".
     """
-    seen = iter(normalize_log(printed))
-    wanted = [line for line in normalize_log(shown) if line != "  ..."]
-    missing = [line for line in wanted if line not in seen]
-    assert not missing, f"not in this order in the real output: {missing}"
+    lines = printed.splitlines()
+    if start is not None:
+        lines = lines[next(i for i, line in enumerate(lines) if start in line) :]
+    if end is not None:
+        lines = lines[: next(i for i, line in enumerate(lines) if end in line) + 1]
+    shown: list[str] = []
+    seen_once: set[str] = set()
+    in_traceback = False
+    for line in lines:
+        if any(text in line for text in HIDDEN + hide):
+            continue
+        if once := next((text for text in ONCE if text in line), None):
+            if once in seen_once:
+                continue
+            seen_once.add(once)
+        if in_traceback and line.startswith("  "):
+            if shown[-1] != "  ...":
+                shown.append("  ...")
+            continue
+        in_traceback = line == "Traceback (most recent call last):" or (
+            in_traceback and line.startswith("  ")
+        )
+        shown.append(line)
+    return shown
+
+
+def streams(lines: list[str]) -> list[list[str]]:
+    """The normalized lines of each process, and those of no process.
+
+    Processes log at once, so their lines interleave differently from run
+    to run; each one's own lines keep their order, as do the lines printed
+    without a PID (a task's print(), a traceback).
+    """
+    by_process: dict[str | None, list[str]] = {}
+    for line in lines:
+        pid = PID.search(line)
+        by_process.setdefault(pid and pid.group(1), []).extend(normalize(line))
+    return sorted(by_process.values())
+
+
+def stable(lines: list[str]) -> str:
+    """The excerpt as a page shows it: PIDs from 4100 in order of appearance,
+    times moved to start at SHOWN_START (their gaps as they were)."""
+    pids: dict[str, str] = {}
+    first: datetime.datetime | None = None
+    out = []
+    for line in lines:
+        if match := TIMESTAMP.match(line):
+            when = datetime.datetime.strptime(match.group(1), TIME_FORMAT)
+            first = first or when
+            moved = (SHOWN_START + (when - first)).strftime(TIME_FORMAT)[:-3]
+            line = f"[{moved}]" + line[match.end() :]
+        line = re.sub(
+            r"\[PID (\d+)\]",
+            lambda m: (
+                f"[PID {pids.setdefault(m.group(1), str(FIRST_SHOWN_PID + len(pids)))}]"
+            ),
+            line,
+        )
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def check_shown_output(
+    shown_file: Path,
+    printed: str,
+    *,
+    start: str | None = None,
+    end: str | None = None,
+    paths: dict[str, str] | None = None,
+    hide: tuple[str, ...] = (),
+) -> None:
+    """The file a page shows equals what this run printed, normalized.
+
+    ``paths`` replaces a test's temporary paths with the ones a page shows.
+    Under ``nox -s regen``, rewrites the file from this run instead.
+    """
+    for real, shown_path in (paths or {}).items():
+        printed = printed.replace(real, shown_path)
+    lines = excerpt(printed, start, end, hide)
+    if regenerating():
+        shown_file.write_text(stable(lines))
+        return
+    assert streams(lines) == streams(shown_file.read_text().splitlines()), (
+        f"{shown_file} differs from this run's output (normalized); "
+        "nox -s regen rewrites it"
+    )
