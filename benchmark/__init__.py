@@ -21,14 +21,15 @@ this machine: real brokers (RABBITMQ_URL, REDIS_URL), real ``dramatiq`` and
 ``gunicorn`` processes started from the example's Procfile.
 
 It writes results.json, one CSV per table and results.svg into
-docs/_static/performance/, prints the tables and one PASS/FAIL line per goal,
-and with --strict exits 1 when a goal fails.
+docs/_static/performance/, and the figures the pages quote into
+docs/_data/performance.json; it prints the tables and one PASS/FAIL line per
+goal, and with --strict exits 1 when a goal fails.
 
 Run from the repository's root as ``python -m benchmark`` (``--help`` lists
 the options). The modules: settings (names, goals, sample counts), stats,
 example (the example's processes and the actors' UDP probe), one module per
 measurement (request_latency, enqueue_cost, pickup_latency, throughput),
-report (goals, tables, CSV and JSON files), plot (results.svg), and
+report (goals, tables, figures, CSV and JSON files), plot (results.svg), and
 __main__ (the command line and the order of the run).
 """
 
