@@ -23,6 +23,7 @@ from support.examples import (
     example_params,
     with_empty_queues,
 )
+from support.figures import record
 from support.processes import port_is_open, wait_for
 from support.reliability import (
     QUEUE,
@@ -59,6 +60,7 @@ def test_queued_messages_survive_a_broker_restart(
         with control.down():
             control.start(**settings)
         kept = example.broker.pending(QUEUE)
+        record("reliability", f"messages_kept.{example.broker.name}", kept)
         print(
             f"\n[{example.broker.label}] restart with 100 queued messages"
             f"{''.join(f' ({k} {v})' for k, v in settings.items())}: {kept} kept"
@@ -98,6 +100,7 @@ def test_redis_crash_without_appendonly_loses_the_messages_since_its_last_snapsh
             control.stop()
             control.start()
 
+    record("reliability", "messages_kept.redis_without_appendonly", kept)
     print(
         "\n[Redis] crash with 100 queued messages, no snapshot since, "
         f"appendonly no: {kept} kept"

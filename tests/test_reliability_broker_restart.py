@@ -18,6 +18,7 @@ import pytest
 
 from support.broker_control import Control, persistence
 from support.examples import BROKER_UNAVAILABLE, Example
+from support.figures import record
 from support.processes import port_is_open, wait_for
 from support.reliability import (
     Answer,
@@ -142,16 +143,25 @@ def test_broker_restart_answers_503_then_recovers_and_loses_no_202(
     first_202 = min(a.at for a in answers if a.status == 202 and a.at > back)
     done = folder.done()
     output = worker.output()
+    refused_ms = [a.seconds * 1000 for a in refused]
+    copies_skipped = sum(skipped(output).values())
+    figures = {
+        "median_503_ms": round(median(refused_ms)),
+        "max_503_ms": round(max(refused_ms)),
+        "accepted": len(accepted),
+        "copies_skipped": copies_skipped,
+    }
+    for name, value in figures.items():
+        record("reliability", f"broker_restart.{name}.{example.broker.name}", value)
     print(
         f"\n[{example.broker.label}] restart under traffic, broker down "
         f"{back - stopped:.1f} s: {len(answers)} requests, "
         f"{len(accepted)} x 202, {len(refused)} x 503 (median "
-        f"{median(a.seconds for a in refused) * 1000:.0f} ms, max "
-        f"{max(a.seconds for a in refused) * 1000:.0f} ms); first 202 "
+        f"{median(refused_ms):.0f} ms, max {max(refused_ms):.0f} ms); first 202 "
         f"{first_202 - back:.1f} s after the broker was back; {len(accepted)} of "
         f"{len(accepted)} accepted imports processed, plus "
         f"{len(done - accepted)} answered 503 but queued; "
-        f"{sum(skipped(output).values())} redelivered copies skipped, "
+        f"{copies_skipped} redelivered copies skipped, "
         f"{sum(runs(output).values()) - len(done)} of them after they "
         "had started"
     )

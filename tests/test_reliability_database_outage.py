@@ -10,6 +10,7 @@ import pytest
 
 from support.databases import Proxy, address, with_address
 from support.examples import Example
+from support.figures import record
 from support.processes import port_is_open
 from support.reliability import (
     Client,
@@ -96,6 +97,9 @@ def test_a_database_that_is_down_or_hung_answers_503_and_the_import_is_retried(
         proxy.close()
 
     failed = failures(worker.output())[import_id]
+    # The database's figures, whichever broker the run used.
+    record("reliability", "database_outage.refused_ms", round(refused.seconds * 1000))
+    record("reliability", "database_outage.hung_seconds", round(hung.seconds, 1))
     print(
         f"\n[{example.broker.label}] PostgreSQL refusing: 503 after "
         f"{refused.seconds * 1000:.0f} ms; hung: 503 after {hung.seconds:.1f} s; "

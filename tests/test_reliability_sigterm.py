@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from support.examples import Example
+from support.figures import record
 from support.reliability import (
     HEARTBEAT_TIMEOUT_S,
     QUEUE,
@@ -126,6 +127,10 @@ def test_a_shutdown_timeout_below_the_import_cuts_it_off_and_exits_0(
     finally:
         first.kill_group()
 
+    broker = example.broker.name
+    figures = {"exit_seconds": exited - began, "redelivery_seconds": redelivery}
+    for name, seconds in figures.items():
+        record("reliability", f"shutdown_timeout.{name}.{broker}", round(seconds, 1))
     print(
         f"\n[{example.broker.label}] SIGTERM with a 1 s shutdown timeout -> exit "
         f"{exit_code} after {exited - began:.1f} s, the import cut off; it ran "

@@ -3,16 +3,20 @@
 from __future__ import annotations
 
 import http.client
+import os
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
 from statistics import median
 
 import pytest
 
 from support.examples import Example
+from support.figures import record
 from support.processes import port_is_open
 from support.reliability import (
     QUEUE,
@@ -66,8 +70,15 @@ def settled(output: str, retried_keys: list[str]) -> bool:
     )
 
 
+def connect_seconds(connect: Callable[[], AbstractContextManager]) -> float:
+    """How long ``connect()`` takes to open one connection (closed after)."""
+    began = time.monotonic()
+    with connect():
+        return time.monotonic() - began
+
+
 def test_5000_posts_are_processed_exactly_once(
-    example: Example, tmp_path: Path, database: str
+    example: Example, tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Retry a failed attempt within a second (the page's budget waits 10 s or
     # more), so the test can wait for every retry to end.
@@ -110,6 +121,12 @@ def test_5000_posts_are_processed_exactly_once(
         web.kill_group()
         worker.kill_group()
 
+    # What each request and each task pays for its own connection, on the
+    # machine at rest: the example's connect(), to the test's database.
+    monkeypatch.setenv("DATABASE_URL", database)
+    connect = example.load("database", monkeypatch).connect
+    connect_ms = median(connect_seconds(connect) for _ in range(20)) * 1000
+
     output = worker.output()
     # An attempt that raised, such as a lock or statement timeout, was
     # retried. Its transaction may or may not have committed, so its retry
@@ -117,12 +134,20 @@ def test_5000_posts_are_processed_exactly_once(
     failed = failures(output)
     clean = [key for key in keys if not failed[key]]
     statuses = Counter(a.status for a in answers + retries)
+    broker = example.broker.name
+    rates = {"enqueued": len(keys) / enqueued, "processed": len(keys) / processed}
+    for name, rate in rates.items():
+        record("reliability", f"throughput.{name}_per_second.{broker}", round(rate))
+    # The machine's and the database's figures, whichever broker the run used.
+    record("reliability", "cores", os.cpu_count())
+    record("reliability", "database_connect_ms", round(connect_ms, 1))
     print(
         f"\n[{example.broker.label}] 5,000 POSTs, 4 clients: enqueued at "
-        f"{len(keys) / enqueued:.0f}/s (median answer "
+        f"{rates['enqueued']:.0f}/s (median answer "
         f"{median(a.seconds for a in answers) * 1000:.1f} ms), processed at "
-        f"{len(keys) / processed:.0f}/s; 50 retried keys skipped by the worker; "
-        f"{sum(failed.values())} attempts failed and were retried {dict(failed)}"
+        f"{rates['processed']:.0f}/s on {os.cpu_count()} cores; 50 retried keys "
+        f"skipped by the worker; {sum(failed.values())} attempts failed and were "
+        f"retried {dict(failed)}; a new database connection: {connect_ms:.1f} ms"
     )
     assert statuses == {202: 5050}
     assert folder.done() == set(keys)

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from support.examples import Example
+from support.figures import record
 from support.reliability import (
     HEARTBEAT_TIMEOUT_S,
     QUEUE,
@@ -54,6 +55,11 @@ def test_import_of_a_killed_worker_runs_again_on_a_new_worker(
     finally:
         first.kill_group()
 
+    record(
+        "reliability",
+        f"crash_redelivery_seconds.{example.broker.name}",
+        round(redelivery, 1),
+    )
     print(
         f"\n[{example.broker.label}] worker killed -> import running on a new worker: "
         f"{redelivery:.1f} s"

@@ -2,9 +2,10 @@
 
 Every test runs the example's real worker and gunicorn (the Procfile's
 commands) against the real broker, prints the figures the Reliability page
-quotes, and fails when the page's promise breaks. Some tests stop and start
-the broker: they need it on this machine (rabbitmqctl, redis-server), and
-always leave it running as they found it. Every test module carries the
+quotes, records them for the page (support/figures.py, under ``nox -s
+reliability``), and fails when the page's promise breaks. Some tests stop
+and start the broker: they need it on this machine (rabbitmqctl,
+redis-server), and always leave it running as they found it. Every test module carries the
 ``reliability`` mark: run them with ``nox -s reliability``; they are left
 out of ``nox -s tests``.
 
