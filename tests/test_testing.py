@@ -16,6 +16,7 @@ import signal
 import subprocess
 import time
 import urllib.request
+import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +25,7 @@ import pytest
 from pytest_examples import CodeExample, EvalExample
 
 from support.examples import EXAMPLES, Example, example_params, with_empty_queues
+from support.figures import record
 from support.processes import free_port, port_is_open, wait_for
 
 QUEUE = "testing"
@@ -96,21 +98,26 @@ def summary(result: subprocess.CompletedProcess[str]) -> str:
     return re.sub(r"\s+in [\d.]+s.*$", "", last).strip("= ")
 
 
+@pytest.mark.measure
 def test_unit_run_passes_fast_with_the_broker_unreachable(
-    example: Example, project: Path
+    example: Example, project: Path, tmp_path: Path
 ) -> None:
     [command] = example.commands("unit")
     assert command == "pytest"
 
     # Nothing listens on this URL: any test that reached for the real broker
     # would fail (the view would answer 503). PYTEST_ADDOPTS adds the timings
-    # without changing the command.
+    # without changing the command: pytest prints them in steps of 10 ms, its
+    # JUnit report has each call's milliseconds.
+    report = tmp_path / "report.xml"
     result = run(
         command,
         project,
         {
             example.broker.url_variable: closed_url(example),
-            "PYTEST_ADDOPTS": "--durations=0 -vv",
+            "PYTEST_ADDOPTS": (
+                f"--durations=0 -vv --junitxml={report} -o junit_duration_report=call"
+            ),
         },
     )
 
@@ -120,14 +127,31 @@ def test_unit_run_passes_fast_with_the_broker_unreachable(
         == f"{UNIT_TEST_COUNT} passed, {INTEGRATION_TEST_COUNT} deselected"
     )
     # max_retries=0 in conftest.py: even the failing actor's test is fast.
-    calls = {
-        test: float(seconds)
-        for seconds, test in re.findall(
-            r"^([\d.]+)s call +(\S+)$", result.stdout, flags=re.MULTILINE
-        )
-    }
+    phases = re.findall(
+        r"^([\d.]+)s (setup|call|teardown) +(\S+)$", result.stdout, flags=re.MULTILINE
+    )
+    calls = {test: float(seconds) for seconds, phase, test in phases if phase == "call"}
     assert FAILING_ACTOR_TEST in calls, result.stdout
     assert max(calls.values()) < 1.0, calls
+
+    totals: dict[str, float] = {}
+    for seconds, _, test in phases:
+        totals[test] = totals.get(test, 0.0) + float(seconds)
+    slowest = max(totals.values())
+    path, _, name = FAILING_ACTOR_TEST.partition("::")
+    classname = path.removesuffix(".py").replace("/", ".")
+    [failing] = [
+        case
+        for case in ET.parse(report).iter("testcase")
+        if case.get("classname") == classname and case.get("name") == name
+    ]
+    failing_ms = float(failing.get("time", "nan")) * 1000
+    print(
+        f"\n[{example.broker.name}] failing actor's test: {failing_ms:.0f} ms; "
+        f"slowest test, setup and teardown included: {slowest:.2f} s"
+    )
+    record("testing", "failing_actor_test_ms", round(failing_ms))
+    record("testing", "slowest_test_seconds", round(slowest, 1))
 
 
 def test_integration_run_passes_against_the_real_broker(

@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from support.examples import Example
+from support.figures import record
 from support.processes import Process
 from support.troubleshooting import (
     assert_shown_file_in_order,
@@ -111,6 +112,8 @@ def test_get_result_without_store_results_gives_up(
     print(
         f"\n[{example.broker.name}] get_result(block=True) gave up after {took:.1f} s"
     )
+    # Both brokers' examples keep results in Redis: one figure for the page.
+    record("troubleshooting", "get_result_gave_up_seconds", round(took, 1))
 
     assert result.returncode == 1
     assert_shown_file_in_order(example, "get-result.txt", result.stderr)
