@@ -98,7 +98,7 @@ def summary(result: subprocess.CompletedProcess[str]) -> str:
     return re.sub(r"\s+in [\d.]+s.*$", "", last).strip("= ")
 
 
-@pytest.mark.measure
+@pytest.mark.figure
 def test_unit_run_passes_fast_with_the_broker_unreachable(
     example: Example, project: Path, tmp_path: Path
 ) -> None:

@@ -22,10 +22,9 @@ client = redis.Redis.from_url(
 )
 broker = RedisBroker(
     client=client,
-    # Give the messages of a crashed worker back within seconds, not after
-    # 9 to 16 minutes: call a worker dead after 10 s without a heartbeat
-    # (default 60 s), and look for dead workers on every broker call
-    # (default: 1 call in 1,000).
+    # Give the messages of a crashed worker back within seconds, not minutes:
+    # call a worker dead after 10 s without a heartbeat (default 60 s), and
+    # look for dead workers on every broker call (default: 1 call in 1,000).
     heartbeat_timeout=10_000,
     maintenance_chance=1_000_000,
 )
