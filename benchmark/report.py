@@ -231,8 +231,13 @@ def figures(results: dict) -> dict:
     guide, one_process = pickup(redis, GUIDE), pickup(redis, f"{GUIDE}, --processes 1")
     default = pickup(redis, "Dramatiq defaults")
     io, noop = "I/O 20 ms", "no-op"
+    goals = check_goals(results)
     return {
         "benchmark_seconds": round(results["seconds"]),
+        "goals": {
+            "total": len(goals),
+            "passed": sum(goal["result"] == "PASS" for goal in goals),
+        },
         "request_ms": {
             "rabbitmq_enqueue_p50": round(rabbitmq["requests"]["enqueue"]["p50"], 1),
             "redis_enqueue_p50": round(redis["requests"]["enqueue"]["p50"], 1),

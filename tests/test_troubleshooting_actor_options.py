@@ -21,9 +21,9 @@ import pytest
 
 from support.examples import Example
 from support.figures import record
+from support.output import check_shown_output
 from support.processes import Process
 from support.troubleshooting import (
-    assert_shown_file_in_order,
     fixture_example,  # noqa: F401  (the fixture "example")
     fixture_running,  # noqa: F401  (the fixture "running")
     read_example_file,
@@ -77,7 +77,9 @@ def test_join_waits_for_the_retry_and_hangs_the_test(
     code, output = run_pytest(command, project, timeout=10)
 
     assert code is None, f"pytest ended with {code}:\n{output}"
-    assert_shown_file_in_order(example, "join.txt", output)
+    check_shown_output(
+        example.path / "join.txt", output, start="::test_add", end="Retrying message"
+    )
     [delay] = re.findall(r"Retrying message '[\w-]+' in (\d+) milliseconds", output)
     assert 15_000 <= int(delay) <= 30_000
 
@@ -116,11 +118,20 @@ def test_get_result_without_store_results_gives_up(
     record("troubleshooting", "get_result_gave_up_seconds", round(took, 1))
 
     assert result.returncode == 1
-    assert_shown_file_in_order(example, "get-result.txt", result.stderr)
+    check_shown_output(
+        example.path / "get-result.txt",
+        result.stderr,
+        start="Traceback (most recent call last):",
+    )
     # redis-py 8 gives every socket a 5 s timeout: the blocking read fails
     # before Dramatiq's own 10 s result timeout.
     assert 4 < took < 9
-    assert_shown_file_in_order(example, "no-store-results.txt", worker.output())
+    check_shown_output(
+        example.path / "no-store-results.txt",
+        worker.output(),
+        start="store_results",
+        end="store_results",
+    )
     worker.kill_group()
 
     # The fix: tasks.py's divide has store_results=True.
@@ -143,7 +154,12 @@ def test_failing_task_is_retried_15_to_30_seconds_later(
     assert shell(send, example.path).returncode == 0
 
     worker.wait_for_output("Retrying message", timeout=20)
-    assert_shown_file_in_order(example, "retry.txt", worker.output())
+    check_shown_output(
+        example.path / "retry.txt",
+        worker.output(),
+        start="Failed to process message",
+        end="Retrying message",
+    )
     [delay] = re.findall(r"in (\d+) milliseconds", worker.output())
     assert 15_000 <= int(delay) <= 30_000
     # The retry waits in the delay queue, not in the worker's log.

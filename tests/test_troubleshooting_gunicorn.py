@@ -16,9 +16,9 @@ import pytest
 
 from support.examples import Example
 from support.figures import record
+from support.output import check_shown_output
 from support.processes import Process
 from support.troubleshooting import (
-    assert_shown_file_in_order,
     fixture_example,  # noqa: F401  (the fixture "example")
     fixture_running,  # noqa: F401  (the fixture "running")
     serve,
@@ -92,7 +92,12 @@ def test_preload_and_a_send_at_import_hang_requests_on_rabbitmq(
     record("troubleshooting", "preload.starts_with_error", len(errors))
     assert 0 in statuses, "no request hung on the shared connection"
     for output in errors:
-        assert_shown_file_in_order(example, "preload.txt", output)
+        check_shown_output(
+            example.path / "preload.txt",
+            output,
+            start="ERROR in app",
+            end="FileNotFoundError",
+        )
 
     # The fix: the Procfile's line, without --preload.
     web, port = serve(example, example.procfile_command("web"), tmp_path, running)

@@ -18,9 +18,9 @@ import pytest
 from packaging.requirements import Requirement
 
 from support.examples import Example, assert_requirements_installed
+from support.output import check_shown_output
 from support.processes import Process
 from support.troubleshooting import (
-    assert_shown_file_in_order,
     fixture_example,  # noqa: F401  (the fixture "example")
     fixture_running,  # noqa: F401  (the fixture "running")
     read_example_file,
@@ -70,7 +70,12 @@ def test_watch_without_the_watch_extra_stops_with_a_critical_error(
         check=False,
     )
     assert result.returncode == 2
-    assert_shown_file_in_order(example, "watch.txt", result.stderr)
+    check_shown_output(
+        example.path / "watch.txt",
+        result.stderr,
+        start="Watching for source changes",
+        end="Watching for source changes",
+    )
 
     # The fix: requirements.txt has the extra, and the same command boots.
     worker = start_worker(example, command, tmp_path, running)

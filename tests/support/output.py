@@ -22,6 +22,13 @@ VARYING = [
     (re.compile(r"'[0-9a-f-]{36}'"), "'MESSAGE-ID'"),
     (re.compile(r"in \d+ milliseconds"), "in N milliseconds"),
     (re.compile(r"Dramatiq '[^']+'"), "Dramatiq 'VERSION'"),
+    (re.compile(r"\.py:\d+ "), ".py:N "),  # a line of Dramatiq's own source
+    (re.compile(r"[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"), "ID"),
+    # HTTP and e-mail headers.
+    (re.compile(r"^Date: .*"), "Date: DATE"),
+    (re.compile(r"^Server: .*"), "Server: SERVER"),
+    (re.compile(r"<[0-9a-f]{32}@"), "<ID@"),
+    (re.compile(r"^X-Peer: .*"), "X-Peer: PEER"),
 ]
 # Lines a page leaves out: each worker process's own start and stop.
 HIDDEN = (
@@ -51,7 +58,7 @@ def normalize(text: str) -> list[str]:
     for line in text.splitlines():
         for pattern, replacement in VARYING:
             line = pattern.sub(replacement, line)
-        lines.append(line)
+        lines.append(line.rstrip())
     return lines
 
 

@@ -13,7 +13,6 @@ binds them by name, and pytest finds them there.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import subprocess
 import time
@@ -86,35 +85,8 @@ def fixture_running() -> Iterator[list[Process]]:
         process.kill_group()
 
 
-def normalize(text: str) -> list[str]:
-    """Blank out what changes between runs: times, ids, line numbers, version."""
-    text = re.sub(r"^\[[\d :,-]+\]", "[TIME]", text, flags=re.MULTILINE)
-    text = re.sub(r"\[PID \d+\]", "[PID N]", text)
-    text = re.sub(r"\[Thread-\d+\]", "[Thread-N]", text)
-    text = re.sub(r"'[0-9a-f-]{36}'", "'MESSAGE-ID'", text)
-    text = re.sub(r"in \d+ milliseconds", "in N milliseconds", text)
-    text = re.sub(r"\.py:\d+ ", ".py:N ", text)
-    text = re.sub(r"Dramatiq '[^']+'", "Dramatiq 'VERSION'", text)
-    return [line.rstrip() for line in text.splitlines()]
-
-
 def read_example_file(example: Example, name: str) -> str:
     return (example.path / name).read_text()
-
-
-def assert_shown_file_in_order(example: Example, shown_file: str, output: str) -> None:
-    """The lines of ``shown_file`` appear, in that order, in the real output.
-
-    A line "  ..." in the shown file stands for lines left out (a traceback).
-    """
-    shown = [
-        line
-        for line in normalize(read_example_file(example, shown_file))
-        if line != "  ..."
-    ]
-    seen = iter(normalize(output))
-    missing = [line for line in shown if line not in seen]
-    assert not missing, f"not in this order in the real output: {missing}\n{output}"
 
 
 def start(
