@@ -12,14 +12,16 @@ import pytest
 
 from support.examples import EXAMPLES
 
-SHARED = ["form_int", "form_address", "refuse_cut_off_body"]
+SHARED = ["form_int", "form_address", "refuse_cut_off_body", "json_error"]
 
 
 def copies(function: str) -> dict[str, str]:
     """The source of every definition of ``function`` in examples/, by file.
 
-    Decorators are left out, and a blueprint's ``current_app`` reads as the
-    module's ``app``: that is the one stated difference of examples/factory.
+    Decorators and docstrings are left out (a page may say why the function
+    is there in its own words), and a blueprint's ``current_app`` reads as
+    the module's ``app``: that is the one stated difference of
+    examples/factory.
     """
     found = {}
     for path in sorted(EXAMPLES.rglob("*.py")):
@@ -27,6 +29,8 @@ def copies(function: str) -> dict[str, str]:
         for node in ast.walk(ast.parse(source)):
             if isinstance(node, ast.FunctionDef) and node.name == function:
                 node.decorator_list = []
+                if ast.get_docstring(node) is not None:
+                    node.body = node.body[1:]
                 text = ast.unparse(node).replace("current_app.", "app.")
                 found[str(path.relative_to(EXAMPLES))] = text
     return found
@@ -66,3 +70,15 @@ def test_every_copy_of_publish_timeout_is_the_same() -> None:
         str(copy.relative_to(EXAMPLES)) for copy in copies if copy.read_bytes() != first
     ]
     assert not differ, f"publish_timeout.py differs from {copies[0]} in: {differ}"
+
+
+# Examples that build on the quickstart's app unchanged: a page that starts
+# from its files (deployment, testing) must not show a different app.
+SAME_APP_AS_QUICKSTART = ["deployment", "testing"]
+
+
+@pytest.mark.parametrize("topic", SAME_APP_AS_QUICKSTART)
+def test_examples_that_start_from_the_quickstart_keep_its_app(topic: str) -> None:
+    for broker in ("rabbitmq", "redis"):
+        quickstart = (EXAMPLES / "quickstart" / broker / "app.py").read_bytes()
+        assert (EXAMPLES / topic / broker / "app.py").read_bytes() == quickstart
