@@ -173,10 +173,17 @@ def topic(session: nox.Session) -> None:
     topics = sorted(path.name for path in EXAMPLES.iterdir() if path.is_dir())
     if len(session.posargs) != 1 or session.posargs[0] not in topics:
         session.error(f"Name one topic: nox -s topic -- <{'|'.join(topics)}>")
-    selected = ["-k", session.posargs[0]]
+    [name] = session.posargs
+    # Only the modules that can hold its tests: collecting all of them, in
+    # each test process, would take longer than running the topic's tests.
+    modules = sorted(
+        str(path)
+        for pattern in (f"test_{name}.py", f"test_{name}_*.py", *ACROSS_EXAMPLES)
+        for path in Path("tests").glob(pattern)
+    )
     for broker in BROKERS:
-        session.notify(f"tests(broker={broker!r})", selected)
-    session.notify("lint", selected)
+        session.notify(f"tests(broker={broker!r})", [*modules, "-k", name, "-n", "4"])
+    session.notify("lint", ["-k", name])
     session.notify("docs", [])
 
 
@@ -251,6 +258,8 @@ def inventories(session: nox.Session) -> None:
         session.log(f"{folder / name}.inv <- {url}")
 
 
+# The test modules that run every example, each test once per folder.
+ACROSS_EXAMPLES = ("test_example_*.py", "test_stalled_broker.py")
 # The examples whose *-local commands tests/test_local_brokers.py runs.
 LOCAL_TOPICS = ("quickstart", "email", "troubleshooting", "results", "reliability")
 EVERY_EXAMPLE = sorted(path.parent for path in EXAMPLES.glob("*/*/commands.sh"))
