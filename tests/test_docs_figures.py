@@ -154,6 +154,7 @@ SETTINGS: dict[str, dict[str, str]] = {
         "15 seconds": RETRIES,
         "7 days": RETRIES,
         "60 seconds": "Dramatiq's default heartbeat_timeout",
+        "5 seconds": "redis-py's default socket timeout",
         "7 seconds": "the redelivery test's window",
         "30 minutes": CONSUMER_TIMEOUT,
     },

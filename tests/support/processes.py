@@ -136,10 +136,16 @@ def group_descriptors(pgid: int) -> list[str]:
     targets = []
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
-            if int(stat.read_text().rpartition(")")[2].split()[2]) == pgid:
-                targets += [fd.readlink().name for fd in (stat.parent / "fd").iterdir()]
+            if int(stat.read_text().rpartition(")")[2].split()[2]) != pgid:
+                continue
+            descriptors = list((stat.parent / "fd").iterdir())
         except OSError:
-            continue  # The process or the file went away meanwhile.
+            continue  # The process went away meanwhile.
+        for fd in descriptors:
+            try:
+                targets.append(fd.readlink().name)
+            except OSError:
+                continue  # This descriptor closed meanwhile; count the others.
     return targets
 
 
