@@ -16,14 +16,13 @@ import pytest
 
 from support.examples import Example
 from support.output import check_shown_output
-from support.processes import Process, wait_for
+from support.processes import Process, stays_false, wait_for
 from support.troubleshooting import (
     QUEUE,
     fixture_example,  # noqa: F401  (the fixture "example")
     fixture_running,  # noqa: F401  (the fixture "running")
     shell,
     start_worker,
-    stays_false,
 )
 
 

@@ -23,14 +23,13 @@ import pytest
 from support.brokers import RABBITMQ
 from support.examples import EXAMPLES, Example, example_params
 from support.figures import record
-from support.processes import Process, wait_for
+from support.processes import Process, stays_false, wait_for
 from support.troubleshooting import (
     fixture_example,  # noqa: F401  (the fixture "example")
     fixture_running,  # noqa: F401  (the fixture "running")
     read_example_file,
     shell,
     start_worker,
-    stays_false,
     with_settled_empty_queues,
 )
 

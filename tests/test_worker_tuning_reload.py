@@ -14,13 +14,12 @@ import pytest
 
 from support.examples import Example
 from support.output import check_shown_output
-from support.processes import Process, wait_for
+from support.processes import Process, stays_false, wait_for
 from support.worker_tuning import (
     BOOTED,
     editable_copy,
     fixture_example,  # noqa: F401  (the fixture "example")
     start_and_wait_for_boot,
-    stays_false,
 )
 
 WATCH_INCLUDE = " --watch-include '**/*.py'"

@@ -14,13 +14,12 @@ from pathlib import Path
 import pytest
 
 from support.examples import Example
-from support.processes import Process, wait_for
+from support.processes import Process, stays_false, wait_for
 from support.worker_tuning import (
     BOOTED,
     SLOW_QUEUE,
     fixture_example,  # noqa: F401  (the fixture "example")
     ready_in_queue,
-    stays_false,
 )
 
 PLATFORM_GRACE_MS = 30_000  # Heroku's and Kubernetes' SIGTERM-to-SIGKILL delay

@@ -24,6 +24,16 @@ def wait_for(
         time.sleep(interval)
 
 
+def stays_false(condition: Callable[[], object], seconds: float) -> bool:
+    """Poll ``condition`` for ``seconds``; True if it never became true."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return False
+        time.sleep(0.1)
+    return True
+
+
 def parallel_number() -> int | None:
     """This pytest-xdist process's number (gw3 is 3), or None outside xdist."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")

@@ -15,8 +15,7 @@ from __future__ import annotations
 import os
 import shlex
 import subprocess
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -135,16 +134,6 @@ def shell(
         timeout=timeout,
         check=False,
     )
-
-
-def stays_false(condition: Callable[[], object], seconds: float) -> bool:
-    """Poll ``condition`` for ``seconds``; True if it never became true."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def serve(

@@ -10,8 +10,7 @@ and pytest finds it there.
 from __future__ import annotations
 
 import shutil
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -55,16 +54,6 @@ def ready_in_queue(example: Example, queue: str) -> int:
     import redis
 
     return redis.Redis.from_url(example.broker.url).llen(f"dramatiq:{queue}")
-
-
-def stays_false(condition: Callable[[], object], seconds: float) -> bool:
-    """Poll ``condition`` for ``seconds``; True if it never became true."""
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if condition():
-            return False
-        time.sleep(0.1)
-    return True
 
 
 def editable_copy(example: Example, tmp_path: Path) -> Example:
