@@ -81,8 +81,7 @@ def tests(session: nox.Session, broker: str) -> None:
     Tests run several at a time, each test process in a RabbitMQ vhost or
     Redis database of its own (tests/conftest.py).
     """
-    ensure_running(session, BROKERS[broker])
-    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+    prepare_broker_session(session, broker)
     # Hand out one test at a time, longest first (tests/conftest.py sorts
     # them by their last run): no process is left with a queue of long ones.
     session.run(
@@ -100,8 +99,7 @@ def reliability(session: nox.Session, broker: str) -> None:
     Not part of plain `nox`: it stops and restarts the broker, and takes
     minutes. .ci/run runs it after `nox`.
     """
-    ensure_running(session, BROKERS[broker])
-    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+    prepare_broker_session(session, broker)
     session.run(
         "pytest", "-m", f"{broker} and reliability", "-rA", *session.posargs,
         env=RECORD_FIGURES,
@@ -118,8 +116,7 @@ def measure(session: nox.Session, broker: str) -> None:
     plain `nox` leaves them out. Those and the tests marked ``figure`` write
     the figures the pages show into docs/_data. .ci/run runs it after `nox`.
     """
-    ensure_running(session, BROKERS[broker])
-    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+    prepare_broker_session(session, broker)
     # Two at a time: a timing taken on a machine busy with six tests at once
     # measures the machine.
     session.run(
@@ -138,8 +135,7 @@ def regen(session: nox.Session, broker: str) -> None:
     Every test that checks a shown output file (tests/support/output.py)
     writes it from its own run instead; review the diff and commit it.
     """
-    ensure_running(session, BROKERS[broker])
-    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+    prepare_broker_session(session, broker)
     session.run(
         "pytest", "-m", f"{broker} and not (reliability or local_brokers)",
         "-n", str(PARALLEL_TESTS), *session.posargs, env={"GUIDE_REGENERATE": "1"},
@@ -263,6 +259,16 @@ ACROSS_EXAMPLES = ("test_example_*.py", "test_stalled_broker.py")
 # The examples whose *-local commands tests/test_local_brokers.py runs.
 LOCAL_TOPICS = ("quickstart", "email", "troubleshooting", "results", "reliability")
 EVERY_EXAMPLE = sorted(path.parent for path in EXAMPLES.glob("*/*/commands.sh"))
+
+
+def prepare_broker_session(session: nox.Session, broker: str) -> None:
+    """Make sure ``broker`` answers, and install what its examples need.
+
+    Each broker's sessions get a virtualenv of their own, with that broker's
+    examples only, as a reader's project has.
+    """
+    ensure_running(session, BROKERS[broker])
+    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
 
 
 def install(

@@ -231,7 +231,7 @@ def figures(results: dict) -> dict:
     guide, one_process = pickup(redis, GUIDE), pickup(redis, f"{GUIDE}, --processes 1")
     default = pickup(redis, "Dramatiq defaults")
     io, noop = "I/O 20 ms", "no-op"
-    goals = check_goals(results)
+    goals = results["goals"]  # check_goals(), as the run recorded them
     return {
         "benchmark_seconds": round(results["seconds"]),
         "goals": {

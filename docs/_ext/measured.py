@@ -9,6 +9,7 @@ figure no run wrote fails the build.
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -21,13 +22,20 @@ DATA = Path(__file__).resolve().parent.parent / "_data"
 logger = logging.getLogger(__name__)
 
 
+@functools.lru_cache
+def stored_figures(file: Path, mtime_ns: int) -> dict:
+    """The figures of ``file``, read once per version of it: a page names
+    dozens, and a measurement run may rewrite the file between two builds."""
+    return json.loads(file.read_text())
+
+
 def lookup(reference: str, data: Path = DATA) -> object:
     """The value ``reference`` (``<file>.<key>.<key>…``) names in ``data``."""
     name, _, path = reference.partition(".")
     file = data / f"{name}.json"
     if not file.is_file() or not path:
         raise LookupError(f"no figure {reference!r}: no {file.name} or no key")
-    value: object = json.loads(file.read_text())
+    value: object = stored_figures(file, file.stat().st_mtime_ns)
     for key in path.split("."):
         if not isinstance(value, dict) or key not in value:
             raise LookupError(f"no figure {reference!r} in {file.name}")

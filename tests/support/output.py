@@ -191,8 +191,9 @@ def check_shown_output(
     if regenerating():
         shown_file.write_text(stable(lines))
         return
-    run = "\n".join(normalize("\n".join(lines)))
-    assert same_output(lines, shown_file.read_text().splitlines()), (
-        f"{shown_file} differs from this run's output (normalized); "
-        f"nox -s regen rewrites it. This run:\n{run}"
-    )
+    if not same_output(lines, shown_file.read_text().splitlines()):
+        run = "\n".join(normalize("\n".join(lines)))
+        raise AssertionError(
+            f"{shown_file} differs from this run's output (normalized); "
+            f"nox -s regen rewrites it. This run:\n{run}"
+        )
