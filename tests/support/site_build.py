@@ -36,7 +36,7 @@ def main_content(page: str) -> Tag:
     text = (Path(app.outdir) / app.builder.get_target_uri(page)).read_text()
     # Only the article: parsing the navigation too would take a third longer.
     start, end = text.index('<article role="main"'), text.index("</article>")
-    return BeautifulSoup(text[start : end + len("</article>")], "html.parser")
+    return BeautifulSoup(text[start : end + len("</article>")], "lxml")
 
 
 def tab_label(element: Tag) -> str | None:
