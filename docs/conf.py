@@ -15,6 +15,7 @@ sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 extensions = [
     "example_folders",
     "measured",
+    "same_for_both",
     "section_markers",
     "sphinx.ext.intersphinx",
     "sphinx_copybutton",

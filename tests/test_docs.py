@@ -18,7 +18,9 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import docutils_namespace
 
 from markers import MARKER
+from same_for_both import shows
 from support.examples import EXAMPLES, ROOT
+from support.site_build import shown_files
 
 DOCS = ROOT / "docs"
 TAB_LABELS = ["RabbitMQ", "Redis"]
@@ -43,11 +45,12 @@ class Site:
         )
 
     def shown_files(self) -> set[Path]:
+        """Every file a block shows; a block shown once for both brokers, two."""
         return {
-            Path(block["source"]).resolve()
+            path
             for page in self.pages
             for block in self.code_blocks(page)
-            if "source" in block
+            for path in shown_files(block)
         }
 
 
@@ -112,8 +115,43 @@ def test_each_tab_shows_only_its_own_brokers_files(site: Site) -> None:
         for block in site.code_blocks(page):
             broker = Path(block["source"]).resolve().relative_to(EXAMPLES).parts[1]
             tab = enclosing_tab(block)
-            assert tab is not None, f"{page}.rst:{block.line}: code outside the tabs"
-            assert label(tab).lower() == broker, f"{page}.rst:{block.line}"
+            if tab is not None:
+                assert label(tab).lower() == broker, f"{page}.rst:{block.line}"
+
+
+def test_a_block_outside_the_tabs_is_the_same_for_both_brokers(site: Site) -> None:
+    """Only docs/_ext/same_for_both.py takes a block out of the tabs: when the
+    Redis tab showed exactly what the RabbitMQ tab shows, from the same file
+    of the same example."""
+    for page in site.pages:
+        for block in site.code_blocks(page):
+            if enclosing_tab(block) is not None:
+                continue
+            where = f"{page}.rst:{block.line}: a block outside the broker tabs"
+            shown = Path(block["source"]).resolve().relative_to(EXAMPLES)
+            assert block.get("also_source"), where
+            also = Path(block["also_source"]).resolve().relative_to(EXAMPLES)
+            assert shown.parts[1:2] == ("rabbitmq",), where
+            assert also == Path(shown.parts[0], "redis", *shown.parts[2:]), where
+            assert in_both_brokers(block), where
+
+
+def test_a_tab_set_shows_something_different_in_each_tab(site: Site) -> None:
+    same = [
+        f"{page}.rst:{tabs.line or tabs.children[0].line}"
+        for page in site.pages
+        for tabs in site.doctree(page).findall(is_tab_set)
+        if shows(tabs.children[0].children[1]) == shows(tabs.children[1].children[1])
+    ]
+    assert not same, "tab sets whose RabbitMQ and Redis tabs show the same"
+
+
+def in_both_brokers(node: nodes.Node) -> bool:
+    while node.parent is not None:
+        node = node.parent
+        if "both-brokers" in node.get("classes", []):
+            return True
+    return False
 
 
 def test_tabs_are_group_tabs_so_they_stay_in_sync() -> None:

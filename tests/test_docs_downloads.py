@@ -19,7 +19,7 @@ from docutils import nodes
 from sphinx.application import Sphinx
 
 from support.examples import EXAMPLES
-from support.site_build import DOCS, build_html, main_content, tab_label
+from support.site_build import DOCS, build_html, main_content, shown_files, tab_label
 
 sys.path.insert(0, str(DOCS / "_ext"))
 import example_folders
@@ -45,10 +45,10 @@ def shown_folders(app: Sphinx, page: str) -> set[tuple[str, str]]:
     """(broker, zip name) of every example folder the page shows a file of."""
     folders = set()
     for block in app.env.get_doctree(page).findall(nodes.literal_block):
-        source = Path(block.get("source", "")).resolve()
-        if source.is_relative_to(EXAMPLES):
-            topic, broker = source.relative_to(EXAMPLES).parts[:2]
-            folders.add((broker, f"{topic}-{broker}.zip"))
+        for source in shown_files(block):
+            if source.is_relative_to(EXAMPLES):
+                topic, broker = source.relative_to(EXAMPLES).parts[:2]
+                folders.add((broker, f"{topic}-{broker}.zip"))
     return folders
 
 

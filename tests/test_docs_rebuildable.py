@@ -32,7 +32,7 @@ from sphinx.application import Sphinx
 
 from markers import MARKER
 from support.examples import EXAMPLES
-from support.site_build import build_html, main_content, tab_label
+from support.site_build import build_html, main_content, shown_files, tab_label
 
 BROKER_TABS = {"RabbitMQ": "rabbitmq", "Redis": "redis"}
 
@@ -98,11 +98,11 @@ def site() -> Site:
 def read_page(app: Sphinx, name: str) -> Page:
     folders: dict[str, list[Path]] = defaultdict(list)
     for block in app.env.get_doctree(name).findall(nodes.literal_block):
-        source = Path(block.get("source", "")).resolve()
-        if source.is_relative_to(EXAMPLES):
-            topic, broker = source.relative_to(EXAMPLES).parts[:2]
-            if EXAMPLES / topic / broker not in folders[broker]:
-                folders[broker].append(EXAMPLES / topic / broker)
+        for source in shown_files(block):
+            if source.is_relative_to(EXAMPLES):
+                topic, broker = source.relative_to(EXAMPLES).parts[:2]
+                if EXAMPLES / topic / broker not in folders[broker]:
+                    folders[broker].append(EXAMPLES / topic / broker)
     page = Page(name, dict(folders))
 
     main = main_content(name)

@@ -11,6 +11,7 @@ import functools
 from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util.docutils import docutils_namespace
 
@@ -27,6 +28,16 @@ def build_html() -> Sphinx:
         app = Sphinx(DOCS, DOCS, HTML, HTML / ".doctrees", "html", status=None)
         app.build()
     return app
+
+
+def shown_files(block: nodes.literal_block) -> list[Path]:
+    """The files a code block shows: its source, and the other broker's copy
+    when the page shows the block once for both (docs/_ext/same_for_both.py)."""
+    return [
+        Path(block[key]).resolve()
+        for key in ("source", "also_source")
+        if block.get(key)
+    ]
 
 
 @functools.cache
