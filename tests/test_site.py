@@ -14,7 +14,7 @@ import threading
 from collections.abc import Iterator
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import parse_qs, urljoin, urlsplit
 
 import pytest
 from playwright import sync_api as playwright
@@ -189,8 +189,48 @@ def test_broker_parameter_in_a_link_picks_the_tabs(
     assert set(selected_tabs(page)) == {"Redis"}
     page.goto(urljoin(base, "views.html?broker=rabbitmq"))
     assert set(selected_tabs(page)) == {"RabbitMQ"}
-    page.goto(urljoin(base, "views.html?broker=nonsense"))
+    assert page.locator(".unknown-broker").count() == 0
+
+    page.goto(urljoin(base, "views.html?broker=kafka"))
     assert set(selected_tabs(page)) == {"RabbitMQ"}
+    note = page.locator(".unknown-broker")
+    assert note.is_visible()
+    assert '"kafka"' in note.inner_text()
+    assert "showing RabbitMQ" in note.inner_text()
+
+
+def test_the_broker_choice_lasts_across_browser_tabs_and_visits(
+    site: tuple[str, Path], browser: playwright.Browser
+) -> None:
+    base, _ = site
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(urljoin(base, "install.html"))
+    page.get_by_role("tab", name="Redis").first.click()
+    assert broker_in_address(page) == "redis", "a copied link shows Redis"
+
+    # A new browser tab, opened on another page without ?broker=.
+    other = context.new_page()
+    other.goto(urljoin(base, "workers.html"))
+    assert set(selected_tabs(other)) == {"Redis"}
+    assert broker_in_address(other) == "redis"
+    remembered = context.storage_state()
+    context.close()
+
+    # A later visit, from a bookmark: the browser kept its storage.
+    later = browser.new_context(storage_state=remembered)
+    page = later.new_page()
+    page.goto(urljoin(base, "results.html"))
+    assert set(selected_tabs(page)) == {"Redis"}
+    page.get_by_role("tab", name="RabbitMQ").first.click()
+    assert broker_in_address(page) == "rabbitmq"
+    page.goto(urljoin(base, "configure.html"))
+    assert set(selected_tabs(page)) == {"RabbitMQ"}
+    later.close()
+
+
+def broker_in_address(page: playwright.Page) -> str | None:
+    return parse_qs(urlsplit(page.url).query).get("broker", [None])[0]
 
 
 def test_copy_button_copies_the_example_exactly(
