@@ -16,6 +16,7 @@ extensions = [
     "example_folders",
     "measured",
     "same_for_both",
+    "search_entries",
     "section_markers",
     "sphinx.ext.intersphinx",
     "sphinx_copybutton",

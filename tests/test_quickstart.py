@@ -150,3 +150,27 @@ def test_path_before_the_module_swallows_the_module(example: Example) -> None:
     )
     assert result.returncode == 2
     assert "the following arguments are required: broker, module" in result.stderr
+
+
+def test_run_it_shows_the_procfile_commands(example: Example) -> None:
+    """Workers' "Run it" shows the two commands to type: the Procfile's lines,
+    which the tests above run."""
+    for process_type in ("worker", "web"):
+        shown = example.commands(process_type)
+        assert shown == [example.procfile_command(process_type)], process_type
+
+
+def test_worker_started_from_another_folder_names_the_missing_module(
+    example: Example,
+) -> None:
+    # workers.rst: run the commands from the project folder, or this.
+    result = subprocess.run(
+        shlex.split(example.procfile_command("worker")),
+        check=False,
+        cwd=example.path.parent,
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert result.returncode == 2
+    assert "ModuleNotFoundError: No module named 'tasks'" in result.stderr

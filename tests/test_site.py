@@ -306,3 +306,68 @@ def contrast(foreground: str, background: str) -> float:
 
     light, dark = sorted((luminance(foreground), luminance(background)), reverse=True)
     return (light + 0.05) / (dark + 0.05)
+
+
+PHONE = {"width": 390, "height": 844}
+# The pages a reader starts on: their commands must fit a phone's width.
+FIRST_PAGES = ["install.html", "workers.html"]
+
+
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis"])
+def test_code_is_legible_on_a_phone_and_the_first_commands_fit(
+    site: tuple[str, Path], browser: playwright.Browser, broker: str
+) -> None:
+    base, folder = site
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = context.new_page()
+    small, cut = [], []
+    for html in sorted(folder.glob("*.html")):
+        page.goto(urljoin(base, f"{html.name}?broker={broker}"))
+        sizes = page.eval_on_selector_all(
+            ".highlight pre",
+            "pres => pres.map(p => parseFloat(getComputedStyle(p).fontSize))",
+        )
+        small += [f"{html.name}: {size} px" for size in sizes if size < 13]
+        if html.name in FIRST_PAGES:
+            cut += [
+                f"{html.name}: {text!r}"
+                for text in page.eval_on_selector_all(
+                    ".highlight-shell pre",
+                    """pres => pres.filter(p => p.offsetParent !== null)
+                        .filter(p => p.scrollWidth > p.clientWidth)
+                        .map(p => p.innerText.split("\\n")[0])""",
+                )
+            ]
+        if html.name == "install.html":
+            page.screenshot(
+                path=SCREENSHOTS / f"install-390-{broker}.png", full_page=False
+            )
+    context.close()
+    assert not small, "code under 13 px on a phone"
+    assert not cut, "commands cut off on a 390-px phone"
+
+
+# What readers type into the search box: status codes and error names.
+SEARCHES = {
+    "503": "glossary.html",
+    "413": "glossary.html",
+    "ModuleNotFoundError": "workers.html",
+    "Windows": "install.html",
+}
+
+
+@pytest.mark.parametrize("query", list(SEARCHES))
+def test_search_finds_status_codes_and_error_names(
+    site: tuple[str, Path], page: playwright.Page, query: str
+) -> None:
+    base, _ = site
+    page.goto(urljoin(base, f"search.html?q={query}"))
+    results = page.locator("#search-results ul.search li a")
+    results.first.wait_for(timeout=10_000)
+    pages = [
+        urlsplit(href).path.rsplit("/", 1)[-1]
+        for href in page.eval_on_selector_all(
+            "#search-results ul.search li a", "as => as.map(a => a.href)"
+        )
+    ]
+    assert SEARCHES[query] in pages, pages

@@ -25,7 +25,12 @@ def end_marker(name: str) -> str:
 
 
 def marked_lines(path: Path, name: str) -> list[str]:
-    """The non-blank, non-comment lines of section ``name`` of ``path``."""
+    """The commands of section ``name`` of ``path``, one a line.
+
+    Blank lines and comments are left out; a command continued over several
+    lines with a trailing backslash (short lines read well on a phone) comes
+    back as one line.
+    """
     lines = path.read_text().splitlines()
     starts = [i for i, line in enumerate(lines) if line.strip() == start_marker(name)]
     ends = [i for i, line in enumerate(lines) if line.strip() == end_marker(name)]
@@ -33,8 +38,16 @@ def marked_lines(path: Path, name: str) -> list[str]:
         raise LookupError(
             f"no single {start_marker(name)} ... {end_marker(name)} in {path}"
         )
-    return [
-        line
-        for line in lines[starts[0] + 1 : ends[0]]
-        if line.strip() and not line.lstrip().startswith("#")
-    ]
+    commands: list[str] = []
+    continued = False
+    for line in lines[starts[0] + 1 : ends[0]]:
+        if not line.strip() or (line.lstrip().startswith("#") and not continued):
+            continue
+        text = line.rstrip()
+        if continued:
+            commands[-1] += " " + text.lstrip()
+        else:
+            commands.append(text)
+        continued = commands[-1].endswith("\\")
+        commands[-1] = commands[-1].removesuffix("\\").rstrip()
+    return commands

@@ -12,15 +12,28 @@ python -m pip install -r requirements.txt
 # [docs:activate:end]
 
 # [docs:start-broker]
-docker run --detach --name redis --publish 127.0.0.1:6379:6379 redis:7
+docker run --detach --name redis \
+  --publish 127.0.0.1:6379:6379 redis:7
 # [docs:start-broker:end]
 
 # [docs:start-broker-local]
-# Without Docker: your system's redis-server, on this machine only.
+# Without Docker: your system's
+# redis-server, on this machine only.
 mkdir -p ~/redis-data
-redis-server --bind 127.0.0.1 --dir ~/redis-data --daemonize yes
+redis-server --bind 127.0.0.1 \
+  --dir ~/redis-data --daemonize yes
 # [docs:start-broker-local:end]
 
+# [docs:worker]
+env dramatiq_worker_timeout=40 \
+  dramatiq tasks
+# [docs:worker:end]
+
+# [docs:web]
+flask --app app run --without-threads
+# [docs:web:end]
+
 # [docs:request]
-curl --data x=1 --data y=2 http://127.0.0.1:5000/add
+curl --data x=1 --data y=2 \
+  http://127.0.0.1:5000/add
 # [docs:request:end]
