@@ -371,3 +371,44 @@ def test_search_finds_status_codes_and_error_names(
         )
     ]
     assert SEARCHES[query] in pages, pages
+
+
+def test_the_index_shows_where_to_start_on_the_first_phone_screen(
+    site: tuple[str, Path], browser: playwright.Browser
+) -> None:
+    base, _ = site
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = context.new_page()
+    page.goto(base)
+    start = page.locator("article a[href='install.html']").first
+    box = start.bounding_box()
+    assert box is not None and box["y"] + box["height"] <= PHONE["height"], box
+    page.screenshot(path=SCREENSHOTS / "index-390.png")
+    steps = page.locator("article .toctree-wrapper").first.locator("li > a")
+    assert steps.all_inner_texts()[:5] == [
+        "1. Install",
+        "2. Configure",
+        "3. Actors",
+        "4. Views",
+        "5. Workers",
+    ]
+    context.close()
+
+
+def test_every_page_has_a_description_for_search_engines(
+    site: tuple[str, Path],
+) -> None:
+    _, folder = site
+    pages = {path.name for path in folder.glob("*.html")} - {
+        "search.html",
+        "genindex.html",
+        "404.html",
+    }
+    missing = [
+        name
+        for name in sorted(pages)
+        if not re.search(
+            r'<meta name="description" content="[^"]{40,}"', (folder / name).read_text()
+        )
+    ]
+    assert not missing, "pages without a meta description"
