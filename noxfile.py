@@ -5,7 +5,8 @@
   several tests at a time.
 - lint: check the docs' sources against examples/, and lint every example.
 - site: drive the built site in headless Chromium.
-Not run by default: reliability (stops and restarts the brokers),
+Not run by default: audit (axe-core on every page), reliability (stops
+and restarts the brokers),
 local_brokers (the commands without Docker, on brokers of their own), bench,
 serve (live-reloading preview), linkcheck (needs the internet), inventories
 (refreshes intersphinx inventories; needs the internet).
@@ -201,7 +202,19 @@ def lint(session: nox.Session) -> None:
 def site(session: nox.Session) -> None:
     """Build the site, serve it on 127.0.0.1 and test it in headless Chromium."""
     install(session, ["test"], EVERY_EXAMPLE)
-    session.run("pytest", "-m", "browser", "tests/test_site.py", *session.posargs)
+    session.run(
+        "pytest", "-m", "browser and not audit", "tests/test_site.py", *session.posargs
+    )
+
+
+@nox.session(default=False)
+def audit(session: nox.Session) -> None:
+    """Check every page of the built site with axe-core, in headless Chromium.
+
+    Not part of plain `nox`: it takes half a minute. .ci/run runs it after.
+    """
+    install(session, ["test"], EVERY_EXAMPLE)
+    session.run("pytest", "-m", "audit", "tests/test_site.py", *session.posargs)
 
 
 @nox.session(default=False)

@@ -13,6 +13,7 @@ copyright = "2026, the guide's authors"
 sys.path.insert(0, str(Path(__file__).parent / "_ext"))
 
 extensions = [
+    "accessibility",
     "descriptions",
     "example_folders",
     "measured",

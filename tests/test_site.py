@@ -412,3 +412,59 @@ def test_every_page_has_a_description_for_search_engines(
         )
     ]
     assert not missing, "pages without a meta description"
+
+
+# Colour contrast depends on the stylesheets, not the page: it is checked, in
+# both colour schemes, on pages with each kind of content (tabs and code,
+# tables, the plot), and every other rule on every page. Contrast on every
+# page would take 20 s more, on the 2,000 coloured spans of the code.
+CONTRAST_PAGES = [
+    "index.html",
+    "install.html",
+    "performance.html",
+    "troubleshooting.html",
+]
+SEVERE = ("critical", "serious")
+
+
+def axe_violations(page: playwright.Page, options: dict) -> list[str]:
+    from axe_playwright_python.sync_playwright import Axe
+
+    found = []
+    for violation in Axe().run(page, options=options).response["violations"]:
+        if violation["impact"] in SEVERE:
+            targets = [node["target"] for node in violation["nodes"][:3]]
+            found.append(f"{page.url}: {violation['id']} at {targets}")
+    return found
+
+
+@pytest.mark.audit
+def test_no_page_has_a_critical_or_serious_accessibility_violation(
+    site: tuple[str, Path], page: playwright.Page
+) -> None:
+    base, folder = site
+    without_contrast = {
+        "resultTypes": ["violations"],
+        "rules": {"color-contrast": {"enabled": False}},
+    }
+    found = []
+    for html in sorted(folder.glob("*.html")):
+        page.goto(urljoin(base, html.name))
+        found += axe_violations(page, without_contrast)
+    assert not found, "axe-core"
+
+
+@pytest.mark.audit
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_text_contrast_passes_axe_in_light_and_dark_mode(
+    site: tuple[str, Path], browser: playwright.Browser, scheme: str
+) -> None:
+    base, _ = site
+    context = browser.new_context(color_scheme=scheme)
+    page = context.new_page()
+    found = []
+    for name in CONTRAST_PAGES:
+        page.goto(urljoin(base, name))
+        found += axe_violations(page, {"runOnly": ["color-contrast"]})
+    context.close()
+    assert not found, f"axe-core, {scheme} mode"
