@@ -133,6 +133,10 @@ SETTINGS: dict[str, dict[str, str]] = {
         "60 seconds": "Dramatiq's default heartbeat_timeout",
         "10 seconds": "the example's heartbeat_timeout",
         "40 ms": POLL_CAP,
+    },
+    "idempotency": {"40 ms": POLL_CAP},
+    "outages": {
+        "10 seconds": "the example's heartbeat_timeout",
         "10 minutes": SHUTDOWN,
         "5 seconds": "the broker-restart test's minimum outage",
         "3 seconds": "Dramatiq's consumer restart delay",

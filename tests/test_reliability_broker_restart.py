@@ -1,4 +1,4 @@
-"""docs/reliability.rst, 'Survive a broker restart'.
+"""docs/outages.rst, 'Survive a broker restart'.
 
 The test stops and starts the broker on this machine, under traffic.
 """

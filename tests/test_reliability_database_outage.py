@@ -1,4 +1,4 @@
-"""docs/reliability.rst, 'Survive a database outage'."""
+"""docs/outages.rst, 'Survive a database outage'."""
 
 from __future__ import annotations
 

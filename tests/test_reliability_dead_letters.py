@@ -1,4 +1,4 @@
-"""docs/reliability.rst, 'Replay the dead letters': a poison message."""
+"""docs/outages.rst, 'Replay the dead letters': a poison message."""
 
 from __future__ import annotations
 

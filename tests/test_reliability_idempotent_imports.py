@@ -1,4 +1,4 @@
-"""docs/reliability.rst, 'Make every import idempotent'.
+"""docs/idempotency.rst, 'Make every import idempotent'.
 
 The done mark, written in the import's own transaction, lets one of two
 copies that run at once import the file.

@@ -1,4 +1,4 @@
-"""docs/reliability.rst, 'Run it': the page's requests against gunicorn.
+"""docs/idempotency.rst, 'Run it': the page's requests against gunicorn.
 
 The same request twice imports the file once; the key reused for another
 file answers 422 ('Let clients retry safely' explains why).

@@ -1,4 +1,4 @@
-"""docs/reliability.rst, 'Stop workers with SIGTERM'.
+"""docs/outages.rst, 'Stop workers with SIGTERM'.
 
 The running import finishes before the worker exits; a shutdown timeout
 shorter than the import cuts it off, and the exit code still says 0.

@@ -1,4 +1,4 @@
-"""docs/reliability.rst, 'Know your throughput': 5,000 POSTs through gunicorn."""
+"""docs/outages.rst, 'Know your throughput': 5,000 POSTs through gunicorn."""
 
 from __future__ import annotations
 

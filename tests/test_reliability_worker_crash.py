@@ -1,4 +1,4 @@
-"""docs/reliability.rst, 'Know what happens when a worker crashes'."""
+"""docs/outages.rst, 'Know what happens when a worker crashes'."""
 
 from __future__ import annotations
 
