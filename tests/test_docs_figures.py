@@ -127,6 +127,12 @@ SETTINGS: dict[str, dict[str, str]] = {
         "40 ms": POLL_CAP,
         "400 times": "the benchmark's calls per method",
         "20 ms": "the benchmark's I/O actor and its pickup goal",
+    },
+    "benchmark": {
+        "500 ms": "the benchmark's slow SMTP server",
+        "5 ms": "Dramatiq's Redis consumer's first wait",
+        "40 ms": POLL_CAP,
+        "20 ms": "the benchmark's I/O actor and its pickup goal",
         "100 ms": "a poll cap the guide does not use",
     },
     "reliability": {
