@@ -1,4 +1,4 @@
-"""docs/deployment.rst, 'Run it all with Docker Compose'.
+"""docs/services.rst, 'Run it all with Docker Compose'.
 
 No Docker engine runs the tests, so compose.yaml is validated against the
 Compose Specification's JSON schema (as check-jsonschema ships it) and its

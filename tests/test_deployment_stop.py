@@ -1,4 +1,4 @@
-"""docs/deployment.rst, 'Stop the worker without losing work'.
+"""docs/services.rst, 'Stop the worker without losing work'.
 
 The worker's shutdown timeout fits within the grace period of Compose,
 systemd and Heroku; SIGTERM to dramatiq's main process lets the running

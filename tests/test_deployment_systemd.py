@@ -1,4 +1,4 @@
-"""docs/deployment.rst, 'Run the worker with systemd'.
+"""docs/services.rst, 'Run the worker with systemd'.
 
 The unit passes systemd-analyze verify, runs the Procfile's worker and
 stops it gently; the page's commands install what the unit reads.

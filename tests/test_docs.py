@@ -190,6 +190,34 @@ def label(tab: nodes.Element) -> str:
     return tab.children[0].astext().strip()
 
 
+# One idea per page: FastAPI's tutorial pages have 684 words of prose at the
+# median, the Flask tutorial's about 525.
+MOST_WORDS = 1_500
+NOT_PROSE = (nodes.literal_block, nodes.title, nodes.caption, nodes.table)
+
+
+def prose_words(doctree: nodes.document) -> int:
+    """Words a reader reads on the page: not its code, titles or tables."""
+    return sum(
+        len(text.astext().split())
+        for text in doctree.findall(nodes.Text)
+        if not any(isinstance(node, NOT_PROSE) for node in ancestors(text))
+    )
+
+
+def ancestors(node: nodes.Node) -> Iterator[nodes.Node]:
+    while node.parent is not None:
+        node = node.parent
+        yield node
+
+
+def test_no_page_has_more_than_1500_words_of_prose(site: Site) -> None:
+    words = {page: prose_words(site.doctree(page)) for page in site.pages}
+    print("\nProse words per page:", dict(sorted(words.items(), key=lambda i: -i[1])))
+    long = {page: count for page, count in words.items() if count > MOST_WORDS}
+    assert not long, f"pages over {MOST_WORDS:,} words of prose: split them"
+
+
 def test_emphasized_lines_start_and_end_on_code(site: Site) -> None:
     # Line numbers drift when a file changes above them; a highlighted run
     # that now starts or ends on a blank line or a comment shows the drift.

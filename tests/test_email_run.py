@@ -1,4 +1,4 @@
-"""docs/email.rst, 'Run it'.
+"""docs/email_once.rst, 'Run it'.
 
 The page's commands, run as written: aiosmtpd's server, the Procfile's
 worker and Flask, and the guide's request; the SMTP server prints the

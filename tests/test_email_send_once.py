@@ -1,4 +1,4 @@
-"""docs/email.rst, 'Send each e-mail once'.
+"""docs/email_once.rst, 'Send each e-mail once'.
 
 A redelivered message, the same message again, sends no second e-mail: the
 record of sent e-mails survives a restart of the worker.

@@ -1,4 +1,4 @@
-"""docs/email.rst, 'Queue the e-mail from a view'.
+"""docs/email_once.rst, 'Queue the e-mail from a view'.
 
 The view answers 400 for a missing or malformed address and queues nothing,
 202 with the e-mail's id for a good one, and 503 when the broker is down.

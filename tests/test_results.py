@@ -1,5 +1,6 @@
-"""docs/results.rst: a task's state and result over HTTP, from pending to done or
-failed, kept ten minutes, and 404 for an id the app cannot know.
+"""docs/results.rst and docs/task_status.rst: a task's state and result over
+HTTP, from pending to done or failed, kept ten minutes, and 404 for an id the
+app cannot know.
 
 Sections "Store results in Redis" to "Run it", on each broker.
 """

@@ -1,4 +1,4 @@
-"""docs/results.rst, "Answer with the task's location" and "Report the task's
+"""docs/task_status.rst, "Answer with the task's location" and "Report the task's
 state": bad input gets a 400, a down or hung broker or result store a 503."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""docs/troubleshooting.rst, the options an actor needs: 'Your test hangs at
-join()', 'get_result() gives up with a timeout' and 'A failed task comes back
-days later'.
+"""The options an actor needs: docs/troubleshooting.rst, 'Your test hangs at
+join()' and 'get_result() gives up with a timeout'; docs/troubleshooting_tasks.rst,
+'A failed task comes back days later'.
 
 Retries and results: a test that hangs on 20 retries, a result that was never
 stored, and the retry schedule of Dramatiq's defaults, over weeks.

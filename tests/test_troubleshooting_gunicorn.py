@@ -1,4 +1,4 @@
-"""docs/troubleshooting.rst, 'Requests fail with FileNotFoundError under gunicorn'.
+"""docs/troubleshooting_tasks.rst, 'Requests fail with FileNotFoundError under gunicorn'.
 
 A message sent while the app is imported, under gunicorn's ``--preload``,
 opens the broker connection that every forked process then shares.

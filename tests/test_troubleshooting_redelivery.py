@@ -1,4 +1,4 @@
-"""docs/troubleshooting.rst, when the broker delivers a message again: 'A
+"""docs/troubleshooting_tasks.rst, when the broker delivers a message again: 'A
 crashed worker's task runs again minutes later' and 'RabbitMQ closes the
 channel of a delayed task'.
 

@@ -1,4 +1,4 @@
-"""docs/troubleshooting.rst, what the worker lacks that a request has: 'The
+"""docs/troubleshooting_tasks.rst, what the worker lacks that a request has: 'The
 actor fails with "Working outside of application context"' and 'The worker
 prints "The sum of 1 and 2 is 12."'.
 """

@@ -1,4 +1,4 @@
-"""docs/worker_tuning.rst, 'Kill the whole process group'.
+"""docs/worker_shutdown.rst, 'Kill the whole process group'.
 
 SIGKILL to the main process alone leaves its worker processes consuming;
 the page's command kills the whole group.

@@ -1,4 +1,4 @@
-"""docs/worker_tuning.rst, 'Set how long the worker waits'.
+"""docs/worker_shutdown.rst, 'Set how long the worker waits'.
 
 The longest task < ``--worker-shutdown-timeout`` < the platform's grace period;
 at the timeout, the worker cuts the task off and exits with 0, and the broker

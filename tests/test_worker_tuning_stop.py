@@ -1,4 +1,4 @@
-"""docs/worker_tuning.rst, 'Stop workers without losing work'.
+"""docs/worker_shutdown.rst, 'Stop workers without losing work'.
 
 SIGTERM lets the report in flight finish before the worker exits with 0.
 """

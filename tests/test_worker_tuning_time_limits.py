@@ -1,4 +1,4 @@
-"""docs/worker_tuning.rst, 'Limit how long a task runs'.
+"""docs/worker_shutdown.rst, 'Limit how long a task runs'.
 
 A report over its time limit fails, runs once more and goes to the
 dead-letter queue; a time limit cannot interrupt a blocking call.
