@@ -1,4 +1,4 @@
-"""results.svg: four panels, one per measurement."""
+"""results.svg: four panels, one per measurement, one under the other."""
 
 from __future__ import annotations
 
@@ -9,7 +9,12 @@ from support.brokers import BROKERS
 
 
 def plot(results: dict, path: Path, png: bool) -> None:
-    """Four panels, one per measurement, RabbitMQ and Redis side by side."""
+    """Four panels, one per measurement, RabbitMQ and Redis side by side.
+
+    One column, 346 units wide, with text of 12 units: a 390-pixel phone
+    shows it 358 pixels wide, so its text is 12 pixels or more there; a
+    desktop shows it 480 pixels wide (benchmark.rst).
+    """
     import matplotlib
 
     matplotlib.use("Agg")
@@ -20,23 +25,31 @@ def plot(results: dict, path: Path, png: bool) -> None:
     plt.rcParams["svg.hashsalt"] = "performance"
     # Text as text: a smaller file, and the browser's own fonts.
     plt.rcParams["svg.fonttype"] = "none"
-    plt.rcParams["font.size"] = 8
+    plt.rcParams["font.size"] = 12
     brokers = results["brokers"]
     names = list(brokers)
     colors = {"rabbitmq": "#f60", "redis": "#a41e11"}
-    figure, axes = plt.subplots(2, 2, figsize=(12, 9), layout="constrained")
+    # Each panel as tall as its rows: a category's label, then its two bars.
+    rows_per_panel = [3, 11, 5, 6]
+    figure, axes = plt.subplots(
+        4,
+        1,
+        figsize=(4.8, 3 + 0.62 * sum(rows_per_panel)),
+        layout="constrained",
+        gridspec_kw={"height_ratios": [rows + 1.5 for rows in rows_per_panel]},
+    )
     plain = FuncFormatter(lambda value, _: f"{value:g}")
 
     def panel(ax, title: str, unit: str, rows: dict[str, dict], log: bool) -> None:
         """Grouped horizontal bars: rows[broker][category] = (p50, p99 or None)."""
         categories = list(dict.fromkeys(c for r in rows.values() for c in r))
-        height = 0.8 / len(names)
+        height = 0.55 / len(names)
         for i, name in enumerate(names):
             ys, values, whiskers = [], [], []
             for y, category in enumerate(categories):
                 if category in rows[name]:
                     value, high = rows[name][category]
-                    ys.append(y + (i - (len(names) - 1) / 2) * height)
+                    ys.append(y + 0.15 + (i - (len(names) - 1) / 2) * height)
                     values.append(value)
                     whiskers.append(max((high or value) - value, 0))
             ax.barh(
@@ -57,17 +70,27 @@ def plot(results: dict, path: Path, png: bool) -> None:
                     va="center",
                     xytext=(3, 0),
                     textcoords="offset points",
-                    fontsize=7,
+                    fontsize=12,
                 )
-        ax.set_yticks(range(len(categories)), categories)
-        ax.invert_yaxis()
+        # Each category's label above its bars, across the panel: beside
+        # them, long labels would leave the bars no room on a phone.
+        for y, category in enumerate(categories):
+            ax.annotate(
+                category,
+                (0, y - 0.3),
+                xycoords=("axes fraction", "data"),
+                xytext=(2, 0),
+                textcoords="offset points",
+                va="center",
+            )
+        ax.set_yticks([])
+        ax.set_ylim(len(categories) - 0.5, -0.6)
         if log:
             ax.set_xscale("log")
         ax.xaxis.set_major_formatter(plain)
         ax.set_xlabel(unit)
-        ax.set_title(title, fontsize=10)
-        ax.legend(loc="lower right")
-        ax.margins(x=0.15)
+        ax.set_title(title, fontsize=13, loc="left")
+        ax.margins(x=0.2)
 
     views = [
         ("inline", "e-mail sent in the view"),
@@ -75,9 +98,9 @@ def plot(results: dict, path: Path, png: bool) -> None:
         ("enqueue_dev_server", "e-mail enqueued, flask run"),
     ]
     panel(
-        axes[0][0],
+        axes[0],
         "1. Request latency of the welcome view",
-        "ms, log scale (bar: p50, whisker: p99)",
+        "ms, log scale\nbar: p50, whisker: p99",
         {
             n: {
                 label: (
@@ -92,9 +115,9 @@ def plot(results: dict, path: Path, png: bool) -> None:
     )
     confirms = {True: ", confirms", False: ", no confirms", None: ""}
     panel(
-        axes[0][1],
+        axes[1],
         "2. Cost of one publish",
-        "µs, log scale (bar: p50, whisker: p99)",
+        "µs, log scale\nbar: p50, whisker: p99",
         {
             n: {
                 f"{r['method']}{confirms[r['confirms']]}": (r["p50"], r["p99"])
@@ -106,18 +129,18 @@ def plot(results: dict, path: Path, png: bool) -> None:
     )
     goal = PICKUP_P50_GOAL_MS
     panel(
-        axes[1][0],
+        axes[2],
         "3. send -> done on an idle worker",
-        f"ms, log scale (bar: p50, whisker: p99; dashed: the {goal:g} ms goal)",
+        f"ms, log scale\nbar: p50, whisker: p99, dashed: the {goal:g} ms goal",
         {
             n: {r["settings"]: (r["p50"], r["p99"]) for r in brokers[n]["pickup"]}
             for n in names
         },
         log=True,
     )
-    axes[1][0].axvline(goal, color="black", linestyle="--", linewidth=0.8)
+    axes[2].axvline(goal, color="black", linestyle="--", linewidth=0.8)
     panel(
-        axes[1][1],
+        axes[3],
         "4. Throughput of one worker",
         "messages/s, log scale",
         {
@@ -132,12 +155,16 @@ def plot(results: dict, path: Path, png: bool) -> None:
         },
         log=True,
     )
+    handles, labels = axes[0].get_legend_handles_labels()
+    figure.legend(handles, labels, loc="outside lower center", ncols=len(names))
     m = results["machine"]
     figure.suptitle(
-        f"Dramatiq {m['dramatiq']} on {m['cores']} cores ({m['cpu']}), "
-        f"Python {m['python']}, RabbitMQ {m.get('RabbitMQ server', '-')}, "
-        f"Redis {m.get('Redis server', '-')}, {m['date']}",
-        fontsize=10,
+        f"Dramatiq {m['dramatiq']}, Python {m['python']}, {m['date']}\n"
+        f"RabbitMQ {m.get('RabbitMQ server', '-')}, "
+        f"Redis {m.get('Redis server', '-')}, {m['cores']} cores",
+        fontsize=12,
+        x=0.02,
+        ha="left",
     )
     figure.savefig(path.with_suffix(".svg"), metadata={"Date": None})
     if png:

@@ -468,3 +468,51 @@ def test_text_contrast_passes_axe_in_light_and_dark_mode(
         found += axe_violations(page, {"runOnly": ["color-contrast"]})
     context.close()
     assert not found, f"axe-core, {scheme} mode"
+
+
+def test_the_diagram_and_the_plot_are_readable_on_a_phone(
+    site: tuple[str, Path], browser: playwright.Browser
+) -> None:
+    base, folder = site
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = context.new_page()
+    small = []
+    for name in ("index.html", "benchmark.html"):
+        page.goto(urljoin(base, name))
+        for image in page.locator("article img[src$='.svg']").all():
+            svg = (folder / name).parent / image.get_attribute("src")
+            text = svg.read_text()
+            view_width = float(re.search(r'viewBox="[\d.]+ [\d.]+ ([\d.]+)', text)[1])
+            sizes = [float(s) for s in re.findall(r'font-size[=:]\s*"?([\d.]+)', text)]
+            scale = image.bounding_box()["width"] / view_width
+            if min(sizes) * scale < 12:
+                small.append(f"{svg.name}: {min(sizes) * scale:.1f} px")
+    context.close()
+    assert not small, "text under 12 px on a 390-px phone"
+
+
+def test_tables_fit_a_phone_as_one_card_per_row(
+    site: tuple[str, Path], browser: playwright.Browser
+) -> None:
+    base, folder = site
+    context = browser.new_context(viewport=PHONE, device_scale_factor=1)
+    page = context.new_page()
+    cut = []
+    for html in sorted(folder.glob("*.html")):
+        page.goto(urljoin(base, html.name))
+        cut += [
+            f"{html.name}: {caption!r} is {width} px in {room} px"
+            for caption, width, room in page.eval_on_selector_all(
+                "article table.docutils",
+                """tables => tables.map(t => [
+                    t.querySelector('caption')?.innerText ?? '',
+                    t.scrollWidth, t.parentElement.clientWidth])""",
+            )
+            if width > room
+        ]
+        if html.name == "benchmark.html":
+            page.locator("article table.docutils").first.screenshot(
+                path=SCREENSHOTS / "table-390.png"
+            )
+    context.close()
+    assert not cut, "tables wider than a 390-px phone"
