@@ -1,4 +1,4 @@
-"""The benchmark behind docs/performance.rst: run it with ``nox -s bench``.
+"""The benchmark behind docs/performance.rst and docs/benchmark.rst: ``nox -s bench``.
 
 Not a test (pytest does not collect it). One run measures, for RabbitMQ and
 Redis side by side, with the example in ``examples/performance/<broker>``:
@@ -39,5 +39,7 @@ from pathlib import Path
 # The benchmark reaches the brokers and runs the example's processes with the
 # tests' own helpers (support.brokers, support.processes). They live in the
 # package tests/support, which pytest imports through its pythonpath setting
-# and the benchmark through this one entry, first so that it wins.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+# and the benchmark through this entry, first so that it wins; docs/_ext
+# holds where the figures go (figure_data.py).
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "docs" / "_ext")]

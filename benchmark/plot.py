@@ -44,12 +44,16 @@ def plot(results: dict, path: Path, png: bool) -> None:
         """Grouped horizontal bars: rows[broker][category] = (p50, p99 or None)."""
         categories = list(dict.fromkeys(c for r in rows.values() for c in r))
         height = 0.55 / len(names)
-        for i, name in enumerate(names):
+        for name in names:
             ys, values, whiskers = [], [], []
             for y, category in enumerate(categories):
                 if category in rows[name]:
                     value, high = rows[name][category]
-                    ys.append(y + 0.15 + (i - (len(names) - 1) / 2) * height)
+                    # Only the brokers that have the row share its place, so
+                    # a lone bar sits right under its label.
+                    present = [n for n in names if category in rows[n]]
+                    i = present.index(name)
+                    ys.append(y + 0.15 + (i - (len(present) - 1) / 2) * height)
                     values.append(value)
                     whiskers.append(max((high or value) - value, 0))
             ax.barh(
@@ -82,6 +86,8 @@ def plot(results: dict, path: Path, png: bool) -> None:
                 xytext=(2, 0),
                 textcoords="offset points",
                 va="center",
+                # Over the goal's dashed line, not under it.
+                bbox={"facecolor": "white", "edgecolor": "none", "pad": 0.5},
             )
         ax.set_yticks([])
         ax.set_ylim(len(categories) - 0.5, -0.6)
@@ -155,16 +161,16 @@ def plot(results: dict, path: Path, png: bool) -> None:
         },
         log=True,
     )
+    # The key first, above the panels that use it.
     handles, labels = axes[0].get_legend_handles_labels()
-    figure.legend(handles, labels, loc="outside lower center", ncols=len(names))
+    figure.legend(handles, labels, loc="outside upper center", ncols=len(names))
     m = results["machine"]
-    figure.suptitle(
+    # Which run drew it goes last: the machine table on the page says more.
+    figure.supxlabel(
         f"Dramatiq {m['dramatiq']}, Python {m['python']}, {m['date']}\n"
         f"RabbitMQ {m.get('RabbitMQ server', '-')}, "
         f"Redis {m.get('Redis server', '-')}, {m['cores']} cores",
         fontsize=12,
-        x=0.02,
-        ha="left",
     )
     figure.savefig(path.with_suffix(".svg"), metadata={"Date": None})
     if png:

@@ -7,11 +7,13 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from figure_data import DATA
+
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "performance"
 OUT = ROOT / "docs" / "_static" / "performance"
 # The figures the pages quote (docs/_ext/measured.py reads them).
-FIGURES = ROOT / "docs" / "_data" / "performance.json"
+FIGURES = DATA / "performance.json"
 
 QUEUE = "bench"  # The example's queue (tasks.QUEUE).
 RAW_QUEUE = "bench-raw"  # Where the raw client publishes go.

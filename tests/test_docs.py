@@ -18,7 +18,7 @@ from sphinx.application import Sphinx
 from sphinx.util.docutils import docutils_namespace
 
 from markers import MARKER
-from same_for_both import shows
+from same_for_both import broker_tabs, is_tab_set, same_content
 from support.examples import EXAMPLES, ROOT
 from support.site_build import shown_files
 
@@ -60,7 +60,7 @@ def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
     warnings = io.StringIO()
     with docutils_namespace():  # Leaves no directive to another build.
         app = Sphinx(
-            DOCS, DOCS, out / "html", out / "doctrees", "dummy",
+            DOCS, DOCS, out / "html", out / "doctrees", "html",
             status=None, warning=warnings, freshenv=True,
             confoverrides={"nitpicky": True},
         )  # fmt: skip
@@ -107,16 +107,16 @@ def test_every_example_file_is_shown_in_the_docs(site: Site) -> None:
 def test_every_tab_set_offers_rabbitmq_then_redis(site: Site) -> None:
     for page in site.pages:
         for tabs in site.doctree(page).findall(is_tab_set):
-            assert [label(tab) for tab in tabs.children] == TAB_LABELS, page
+            assert [label for label, _ in broker_tabs(tabs)] == TAB_LABELS, page
 
 
 def test_each_tab_shows_only_its_own_brokers_files(site: Site) -> None:
     for page in site.pages:
         for block in site.code_blocks(page):
             broker = Path(block["source"]).resolve().relative_to(EXAMPLES).parts[1]
-            tab = enclosing_tab(block)
-            if tab is not None:
-                assert label(tab).lower() == broker, f"{page}.rst:{block.line}"
+            label = enclosing_tab(block)
+            if label is not None:
+                assert label.lower() == broker, f"{page}.rst:{block.line}"
 
 
 def test_a_block_outside_the_tabs_is_the_same_for_both_brokers(site: Site) -> None:
@@ -138,10 +138,10 @@ def test_a_block_outside_the_tabs_is_the_same_for_both_brokers(site: Site) -> No
 
 def test_a_tab_set_shows_something_different_in_each_tab(site: Site) -> None:
     same = [
-        f"{page}.rst:{tabs.line or tabs.children[0].line}"
+        f"{page}.rst:{tabs.line or tabs.children[1].line}"
         for page in site.pages
         for tabs in site.doctree(page).findall(is_tab_set)
-        if shows(tabs.children[0].children[1]) == shows(tabs.children[1].children[1])
+        if same_content(broker_tabs(tabs))
     ]
     assert not same, "tab sets whose RabbitMQ and Redis tabs show the same"
 
@@ -174,20 +174,13 @@ def test_every_section_page_has_broker_tabs(site: Site) -> None:
         assert any(site.doctree(page).findall(is_tab_set)), page
 
 
-def is_tab_set(node: nodes.Node) -> bool:
-    return isinstance(node, nodes.container) and node.get("type") == "tab-element"
-
-
-def enclosing_tab(node: nodes.Node) -> nodes.Element | None:
+def enclosing_tab(node: nodes.Node) -> str | None:
+    """The label of the broker tab ``node`` sits in, if any."""
     while node.parent is not None:
         if is_tab_set(node.parent):
-            return node
+            return next(label for label, tab in broker_tabs(node.parent) if tab is node)
         node = node.parent
     return None
-
-
-def label(tab: nodes.Element) -> str:
-    return tab.children[0].astext().strip()
 
 
 # One idea per page: FastAPI's tutorial pages have 684 words of prose at the

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from measured import DATA, lookup
+from figure_data import DATA
+from measured import lookup
 from support.examples import ROOT
 
 DOCS = ROOT / "docs"

@@ -82,3 +82,49 @@ def test_examples_that_start_from_the_quickstart_keep_its_app(topic: str) -> Non
     for broker in ("rabbitmq", "redis"):
         quickstart = (EXAMPLES / "quickstart" / broker / "app.py").read_bytes()
         assert (EXAMPLES / topic / broker / "app.py").read_bytes() == quickstart
+
+
+# How every example builds its broker: the same bounded client everywhere,
+# keyword arguments sorted, unless the file is listed below with its reason.
+BROKER_CALLS = {
+    "redis.Redis.from_url": "socket_connect_timeout=2, socket_timeout=2",
+    "RedisBroker": "client=client",
+    "RabbitmqBroker": (
+        "confirm_delivery=True, url=os.environ.get('RABBITMQ_URL', "
+        "'amqp://127.0.0.1:5672')"
+    ),
+}
+BROKER_ERRORS = {
+    "redis": "(redis.exceptions.ConnectionError, redis.exceptions.TimeoutError, "
+    "redis.exceptions.OutOfMemoryError, OSError)",
+    "rabbitmq": "(dramatiq.errors.BrokerConnectionError, AMQPConnectorException, "
+    "OSError)",
+}
+BROKEN_ON_PURPOSE = "the BROKEN module of troubleshooting's first problem"
+DIFFERENT_ON_PURPOSE = {
+    "reliability/redis/tasks.py": "a 10 s heartbeat and maintenance on every call",
+    "troubleshooting/redis/late_broker.py": BROKEN_ON_PURPOSE,
+    "troubleshooting/rabbitmq/late_broker.py": BROKEN_ON_PURPOSE,
+    "deployment/rabbitmq/tasks.py": "ssl.SSLError: a TLS handshake can fail",
+}
+
+
+def test_every_example_builds_its_broker_the_same_way() -> None:
+    differ = []
+    for path in sorted(EXAMPLES.glob("*/*/**/*.py")):
+        name = str(path.relative_to(EXAMPLES))
+        if ".venv" in path.parts or name in DIFFERENT_ON_PURPOSE:
+            continue
+        broker = path.relative_to(EXAMPLES).parts[1]
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and ast.unparse(node.func) in BROKER_CALLS:
+                keywords = ", ".join(sorted(ast.unparse(k) for k in node.keywords))
+                if keywords != BROKER_CALLS[ast.unparse(node.func)]:
+                    differ.append(f"{name}: {ast.unparse(node)}")
+            target = getattr(node, "target", None) or next(
+                iter(getattr(node, "targets", [])), None
+            )
+            errors = isinstance(target, ast.Name) and target.id == "BROKER_ERRORS"
+            if errors and ast.unparse(node.value) != BROKER_ERRORS[broker]:
+                differ.append(f"{name}: BROKER_ERRORS = {ast.unparse(node.value)}")
+    assert not differ, "a broker built unlike the others, with no reason listed"

@@ -18,7 +18,8 @@ from docutils.parsers.rst.states import Inliner
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-DATA = Path(__file__).resolve().parent.parent / "_data"
+from figure_data import DATA
+
 logger = logging.getLogger(__name__)
 
 

@@ -23,6 +23,22 @@ def is_tab_set(node: nodes.Node) -> bool:
     return isinstance(node, nodes.container) and node.get("type") == "tab-element"
 
 
+def broker_tabs(tab_set: nodes.Element) -> list[tuple[str, nodes.Element]]:
+    """(label, the node holding the tab's content) of each tab of ``tab_set``.
+
+    sphinx-tabs builds two shapes: for HTML, a tab list of buttons followed
+    by one panel per tab; for other builders, one container per tab holding
+    its label and its content.
+    """
+    first = tab_set.children[0]
+    if first.get("role") == "tablist":
+        labels = [button.astext().strip() for button in first.children]
+        return list(zip(labels, tab_set.children[1:], strict=True))
+    return [
+        (tab.children[0].astext().strip(), tab.children[1]) for tab in tab_set.children
+    ]
+
+
 def shows(node: nodes.Node) -> tuple:
     """What ``node`` shows a reader: its kind, attributes and text, recursively."""
     if isinstance(node, nodes.Text):
@@ -35,14 +51,18 @@ def shows(node: nodes.Node) -> tuple:
     return (type(node).__name__, attributes, [shows(child) for child in node.children])
 
 
+def same_content(tabs: list[tuple[str, nodes.Element]]) -> bool:
+    """True if every tab shows the same children (their panels' own ids differ)."""
+    contents = [[shows(child) for child in content.children] for _, content in tabs]
+    return all(content == contents[0] for content in contents)
+
+
 def collapse_identical_tabs(app: Sphinx, doctree: nodes.document) -> None:
     for tab_set in list(doctree.findall(is_tab_set)):
-        tabs = tab_set.children
-        if [tab.children[0].astext().strip() for tab in tabs] != list(BROKERS):
+        tabs = broker_tabs(tab_set)
+        if [label for label, _ in tabs] != list(BROKERS) or not same_content(tabs):
             continue
-        rabbitmq, redis = (tab.children[1] for tab in tabs)
-        if shows(rabbitmq) != shows(redis):
-            continue
+        (_, rabbitmq), (_, redis) = tabs
         pairs = zip(
             rabbitmq.findall(nodes.literal_block),
             redis.findall(nodes.literal_block),

@@ -12,9 +12,8 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-from pathlib import Path
 
-DATA = Path(__file__).resolve().parents[2] / "docs" / "_data"
+from figure_data import DATA
 
 
 def recording() -> bool:
