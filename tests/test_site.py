@@ -317,8 +317,9 @@ FIRST_PAGES = ["install.html", "workers.html"]
 def test_every_page_reads_well_on_a_phone(
     site: tuple[str, Path], browser: playwright.Browser
 ) -> None:
-    """Code at 13 px or more, the first commands uncut on either broker, and
-    no table wider than the screen (wide ones become cards, tables.js)."""
+    """Code at 13 px or more, the first commands and config files (Procfile,
+    requirements.txt) uncut on either broker, and no table wider than the
+    screen (wide ones become cards, tables.js)."""
     base, folder = site
     context = browser.new_context(viewport=PHONE, device_scale_factor=1)
     page = context.new_page()
@@ -349,7 +350,7 @@ def test_every_page_reads_well_on_a_phone(
             cut += [
                 f"{html.name} ({broker}): {text!r}"
                 for text in page.eval_on_selector_all(
-                    ".highlight-shell pre",
+                    ".highlight-shell pre, .highlight-text pre",
                     """pres => pres.filter(p => p.offsetParent !== null)
                         .filter(p => p.scrollWidth > p.clientWidth)
                         .map(p => p.innerText.split("\\n")[0])""",
