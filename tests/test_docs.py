@@ -147,11 +147,7 @@ def test_a_tab_set_shows_something_different_in_each_tab(site: Site) -> None:
 
 
 def in_both_brokers(node: nodes.Node) -> bool:
-    while node.parent is not None:
-        node = node.parent
-        if "both-brokers" in node.get("classes", []):
-            return True
-    return False
+    return any("both-brokers" in above.get("classes", []) for above in ancestors(node))
 
 
 def test_tabs_are_group_tabs_so_they_stay_in_sync() -> None:

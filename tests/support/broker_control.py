@@ -117,7 +117,7 @@ def run_admin(*command: str) -> str:
 
 def redis_settings_of_the_guide(example: Example) -> dict[str, str]:
     """The redis-server options of the guide's start command, e.g. appendonly=yes."""
-    command = " ".join(line.rstrip("\\") for line in example.commands("start-broker"))
+    command = " ".join(example.commands("start-broker"))
     options = shlex.split(command.partition(" redis-server ")[2])
     assert options, "the guide starts Redis with redis-server options"
     return {
