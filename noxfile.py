@@ -5,7 +5,7 @@
   several tests at a time.
 - lint: check the docs' sources against examples/, and lint every example.
 - site: drive the built site in headless Chromium.
-Not run by default: audit (axe-core on every page), reliability (stops
+Not run by default: audit (axe-core and Lighthouse on every page), reliability (stops
 and restarts the brokers),
 local_brokers (the commands without Docker, on brokers of their own), bench,
 serve (live-reloading preview), linkcheck (needs the internet), inventories
@@ -207,11 +207,12 @@ def site(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def audit(session: nox.Session) -> None:
-    """Check every page of the built site with axe-core, in headless Chromium.
+    """Check every page of the built site with axe-core and Lighthouse.
 
-    Not part of plain `nox`: it takes half a minute. .ci/run runs it after.
+    Not part of plain `nox`: it takes four minutes. .ci/run runs it after.
     """
     install(session, ["test"], EVERY_EXAMPLE)
+    install_lighthouse(session)
     session.run("pytest", "-m", "audit", *SITE_TESTS, *session.posargs)
 
 
@@ -309,6 +310,22 @@ def install(
     for folder in examples:
         run_install_section(session, folder)
     stamp.write_text(inputs.hexdigest())
+
+
+def install_lighthouse(session: nox.Session) -> None:
+    """Install Lighthouse from its package-lock.json, unless already done."""
+    if not shutil.which("npm"):
+        session.error("Lighthouse needs Node.js and npm: install them (nodejs.org)")
+    folder = Path("tests/support/lighthouse")
+    lock = folder / "package-lock.json"
+    stamp = folder / "node_modules" / "installed.sha256"
+    digest = hashlib.sha256(lock.read_bytes()).hexdigest()
+    if stamp.is_file() and stamp.read_text() == digest:
+        return
+    session.run(
+        "npm", "ci", "--no-audit", "--no-fund", "--prefix", str(folder), external=True
+    )
+    stamp.write_text(digest)
 
 
 def run_install_section(session: nox.Session, folder: Path) -> None:
