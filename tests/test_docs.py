@@ -207,20 +207,47 @@ def test_no_page_has_more_than_1500_words_of_prose(site: Site) -> None:
     assert not long, f"pages over {MOST_WORDS:,} words of prose: split them"
 
 
+def highlighted_runs(block: nodes.Element) -> list[list[int]]:
+    """The block's highlighted lines, as runs of consecutive line numbers."""
+    runs: list[list[int]] = []
+    for number in block.get("highlight_args", {}).get("hl_lines", []):
+        if not runs or number != runs[-1][-1] + 1:
+            runs.append([])
+        runs[-1].append(number)
+    return runs
+
+
+def test_each_highlighted_run_is_followed_by_the_sentence_that_explains_it(
+    site: Site,
+) -> None:
+    # One run a block, then prose: a reader's eye goes from the lines to their
+    # explanation, never counts runs to match them with a numbered list.
+    unexplained = []
+    for page in site.pages:
+        for block in site.code_blocks(page):
+            runs = highlighted_runs(block)
+            if not runs:
+                continue
+            shown = block  # The block, or the tab set or container it sits in.
+            while not isinstance(shown.parent, nodes.section | nodes.document):
+                shown = shown.parent
+            after = shown.next_node(descend=False, siblings=True)
+            if len(runs) > 1 or not isinstance(after, nodes.paragraph):
+                what = type(after).__name__ if after else "nothing"
+                unexplained.append(
+                    f"{page}.rst:{block.line}: {len(runs)} runs, then {what}"
+                )
+    assert not unexplained
+
+
 def test_emphasized_lines_start_and_end_on_code(site: Site) -> None:
     # Line numbers drift when a file changes above them; a highlighted run
     # that now starts or ends on a blank line or a comment shows the drift.
     drifted = []
     for page in site.pages:
         for block in site.code_blocks(page):
-            emphasized = block.get("highlight_args", {}).get("hl_lines", [])
             lines = block.astext().splitlines()
-            runs = [[]]
-            for number in emphasized:
-                if runs[-1] and number != runs[-1][-1] + 1:
-                    runs.append([])
-                runs[-1].append(number)
-            for run in filter(None, runs):
+            for run in highlighted_runs(block):
                 for number in (run[0], run[-1]):
                     text = lines[number - 1].strip()
                     if not text or text.startswith("#"):
