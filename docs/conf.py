@@ -31,7 +31,7 @@ html_title = "Flask + Dramatiq"
 html_static_path = ["_static"]
 html_favicon = "_static/favicon.svg"
 html_css_files = ["broker-tabs.css", "layout.css"]
-html_js_files = ["broker-tabs.js", "tables.js"]
+html_js_files = ["broker-tabs.js", "tables.js", "sidebar.js"]
 exclude_patterns = ["_build", "_inventories"]
 
 # Every code block comes from examples/; their languages are set per block.

@@ -19,6 +19,7 @@ from playwright import sync_api as playwright
 from markers import marked_lines
 from support.examples import EXAMPLES
 from support.site_server import (
+    SCREENSHOT_PAGES,
     SCREENSHOTS,
     fixture_browser,  # noqa: F401  (the fixture "browser")
     fixture_page,  # noqa: F401  (the fixture "page")
@@ -56,6 +57,8 @@ def test_every_page_loads_clean_and_light(
         page.goto(url, wait_until="load")  # every script, style and image
         page.remove_listener("requestfinished", listener)
         weights[html.name] = sum(loaded)
+        if html.name in SCREENSHOT_PAGES:
+            page.screenshot(path=SCREENSHOTS / f"{html.stem}-1280.png")
 
         broken_images = page.eval_on_selector_all(
             "img", "imgs => imgs.filter(i => !i.naturalWidth).map(i => i.src)"
@@ -216,6 +219,29 @@ def test_tabs_are_readable_in_light_and_dark_mode(
             }""",
         )
         assert contrast(text, background) >= 4.5, (scheme, tab, text, background)
+    # The chosen tab has a bar under it: its text alone is easy to miss.
+    bars = page.eval_on_selector_all(
+        ".sphinx-tabs-tab",
+        "tabs => tabs.slice(0, 2).map(tab => getComputedStyle(tab).boxShadow)",
+    )
+    assert "inset" in bars[0] and bars[1] == "none", bars
+
+
+def test_the_sidebar_shows_the_page_being_read(
+    site: tuple[str, Path], page: playwright.Page
+) -> None:
+    base, _ = site
+    # A late page of the list: below the first screen of the sidebar.
+    page.goto(urljoin(base, "troubleshooting_tasks.html"))
+    current = page.locator(".sidebar-scroll .current-page > a").first
+    visible = current.evaluate(
+        """a => {
+            const box = a.getBoundingClientRect();
+            const room = a.closest('.sidebar-scroll').getBoundingClientRect();
+            return box.top >= room.top && box.bottom <= room.bottom;
+        }"""
+    )
+    assert visible, "the current page is scrolled out of the sidebar"
 
 
 def contrast(foreground: str, background: str) -> float:

@@ -16,6 +16,7 @@ from playwright import sync_api as playwright
 
 from support.site_server import (
     PHONE,
+    SCREENSHOT_PAGES,
     SCREENSHOTS,
     fixture_browser,  # noqa: F401  (the fixture "browser")
     fixture_phone,  # noqa: F401  (the fixture "phone")
@@ -38,6 +39,8 @@ def test_every_page_reads_well_on_a_phone(
     small, cut, wide = [], [], []
     for html in sorted(folder.glob("*.html")):
         phone.goto(urljoin(base, html.name))
+        if html.name in SCREENSHOT_PAGES:
+            phone.screenshot(path=SCREENSHOTS / f"{html.stem}-390.png")
         sizes = phone.eval_on_selector_all(
             ".highlight pre",
             "pres => pres.map(p => parseFloat(getComputedStyle(p).fontSize))",
