@@ -1,15 +1,16 @@
-"""Every check of the guide: `nox` runs them all.
+"""Every check of the guide. `nox` is the contributor loop:
 
 - docs: build the site with warnings as errors.
-- tests(broker=...): run every example against a real broker and worker,
-  several tests at a time.
+- smoke(broker=...): run every example once, as its page shows it, against
+  a real broker and worker.
 - lint: check the docs' sources against examples/, and lint every example.
 - site: drive the built site in headless Chromium.
-Not run by default: audit (axe-core and Lighthouse on every page), reliability (stops
-and restarts the brokers),
-local_brokers (the commands without Docker, on brokers of their own), bench,
-serve (live-reloading preview), linkcheck (needs the internet), inventories
-(refreshes intersphinx inventories; needs the internet).
+Not run by default (CI runs them after `nox`): tests (every behaviour of
+every example, on each broker), audit (phones, search, axe-core and
+Lighthouse on every page), measure, reliability (stops and restarts the
+brokers), local_brokers (the commands without Docker, on brokers of their
+own). And by hand: topic (one topic's tests), bench, serve (live-reloading
+preview), linkcheck and inventories (need the internet).
 """
 
 from __future__ import annotations
@@ -74,8 +75,26 @@ def docs(session: nox.Session) -> None:
 
 @nox.session
 @nox.parametrize("broker", list(BROKERS))
+def smoke(session: nox.Session, broker: str) -> None:
+    """Run each example of one broker once, as its page shows it, for real.
+
+    The documented commands start a real worker and web server against the
+    broker, and the page's request goes through them. Every behaviour of
+    every example is `nox -s tests`, which CI runs: on two cores it takes
+    twice as long as this whole loop is allowed.
+    """
+    prepare_broker_session(session, broker)
+    session.run(
+        "pytest", "-m", f"{broker} and smoke",
+        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
+        *session.posargs,
+    )  # fmt: skip
+
+
+@nox.session(default=False)
+@nox.parametrize("broker", list(BROKERS))
 def tests(session: nox.Session, broker: str) -> None:
-    """Run the examples of one broker against that broker, for real.
+    """Run every test of the examples of one broker against that broker, for real.
 
     Each broker gets a virtualenv of its own, as a reader's project has: a
     Redis project has no pika, and Dramatiq behaves differently without it.
@@ -188,12 +207,15 @@ def topic(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Docs drift checks, pytest-examples on every example, ruff on the rest."""
     install(session, ["lint"], EVERY_EXAMPLE)
+    # Two test processes, one module each at a time: the modules that build
+    # the site share one build per process.
     session.run(
         "pytest",
         "-m",
         "not rabbitmq and not redis and not browser and not local_brokers",
+        "-n", "2", "--dist", "loadfile",
         *session.posargs,
-    )
+    )  # fmt: skip
     session.run("ruff", "check", "noxfile.py", "tests", "docs", "benchmark")
     session.run("ruff", "format", "--check", "noxfile.py", "tests", "docs", "benchmark")
 
@@ -207,7 +229,7 @@ def site(session: nox.Session) -> None:
 
 @nox.session(default=False)
 def audit(session: nox.Session) -> None:
-    """Check every page of the built site with axe-core and Lighthouse.
+    """Check every page of the built site on a phone, for search, with axe-core and Lighthouse.
 
     Not part of plain `nox`: it takes four minutes. .ci/run runs it after.
     """

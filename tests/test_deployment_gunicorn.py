@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from support.deployment import (
     fixture_example,  # noqa: F401  (the fixture "example")
     fixture_running,  # noqa: F401  (the fixture "running")
@@ -19,6 +21,7 @@ from support.examples import Example
 from support.processes import Process, port_is_open, wait_for
 
 
+@pytest.mark.smoke
 def test_procfile_gunicorn_answers_on_loopback_and_the_worker_runs_the_task(
     example: Example, tmp_path: Path, running: list[Process]
 ) -> None:

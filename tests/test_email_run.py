@@ -10,6 +10,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from support.email import (
     fixture_example,  # noqa: F401  (the fixture "example")
     worker_env,
@@ -19,6 +21,7 @@ from support.output import check_shown_output
 from support.processes import Process, free_port, port_is_open, wait_for
 
 
+@pytest.mark.smoke
 def test_welcome_email_reaches_the_local_smtp_server(
     example: Example, tmp_path: Path
 ) -> None:

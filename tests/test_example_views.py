@@ -65,6 +65,7 @@ def test_every_example_but_two_has_a_shown_request() -> None:
     assert topics - set(SHOWN_REQUESTS) == {"reliability", "results"}
 
 
+@pytest.mark.smoke
 @pytest.mark.parametrize("example", examples_with_a_shown_request(), indirect=True)
 def test_the_shown_request_answers_202_and_queues_exactly_one_message(
     example: Example, app: Flask

@@ -42,6 +42,7 @@ def exported(example: Example, section: str) -> dict[str, str]:
     return variables
 
 
+@pytest.mark.smoke
 def test_worker_prints_the_site_name_from_the_apps_config(
     example: Example, tmp_path: Path
 ) -> None:

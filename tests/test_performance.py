@@ -255,6 +255,7 @@ def test_idle_procfile_worker_starts_each_message_within_100_ms(
         worker.kill_group()
 
 
+@pytest.mark.smoke
 def test_io_actor_reports_after_its_wait(
     example: Example, probe: socket.socket, tmp_path: Path, monkeypatch
 ) -> None:

@@ -37,6 +37,7 @@ def example(request: pytest.FixtureRequest) -> Iterator[Example]:
     yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
+@pytest.mark.smoke
 def test_post_returns_202_and_worker_prints_the_sum(
     example: Example, tmp_path: Path
 ) -> None:

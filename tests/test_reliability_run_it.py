@@ -45,6 +45,7 @@ def guide_script(example: Example, section: str, port: int, cwd: Path) -> str:
     ).stdout
 
 
+@pytest.mark.smoke
 def test_the_guides_request_sent_twice_imports_the_file_once(
     example: Example, tmp_path: Path, database: str
 ) -> None:

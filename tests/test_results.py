@@ -46,6 +46,7 @@ def assert_id_and_result_expire_in_ten_minutes(message_id: str) -> None:
         assert TEN_MINUTES_MS - 30_000 < ttl <= TEN_MINUTES_MS, key
 
 
+@pytest.mark.smoke
 def test_status_goes_from_pending_to_done_over_http(
     example: Example, tmp_path: Path
 ) -> None:

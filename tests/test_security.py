@@ -89,6 +89,7 @@ def example(request: pytest.FixtureRequest) -> Iterator[Example]:
     yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
+@pytest.mark.smoke
 def test_worker_runs_valid_ids_and_dead_letters_forged_messages(
     example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -102,6 +103,13 @@ def test_worker_runs_valid_ids_and_dead_letters_forged_messages(
         answer = run_against_flask(request, port)
         assert json.loads(answer)["message_id"]
         worker.wait_for_output("Exporting account 42.", timeout=20)
+        # The worker prints before it acknowledges: until then, Redis still
+        # counts the message as pending.
+        wait_for(
+            lambda: example.broker.pending(QUEUE) == 0,
+            timeout=5,
+            what="the worker to acknowledge account 42's message",
+        )
 
         [too_large] = example.commands("too-large")
         answer = run_against_flask(too_large, port, shell=True)

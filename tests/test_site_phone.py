@@ -1,6 +1,6 @@
 """The built site on a 390-pixel phone: code, commands, tables and figures.
 
-Run by `nox -s site`. The pages are the reader's first screen and what
+Run by `nox -s audit` (CI runs it after `nox`). The pages are the reader's first screen and what
 they copy: code at 13 px or more, the first commands uncut, tables as
 cards, figures with legible text, and the first step on the first screen.
 """
@@ -23,7 +23,7 @@ from support.site_server import (
     fixture_site,  # noqa: F401  (the fixture "site")
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.audit]
 
 # The pages a reader starts on: their commands must fit a phone's width.
 FIRST_PAGES = ["install.html", "workers.html"]

@@ -1,6 +1,6 @@
 """The built site as search finds it: the search box, and search engines.
 
-Run by `nox -s site`.
+Run by `nox -s audit` (CI runs it after `nox`).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from support.site_server import (
     fixture_site,  # noqa: F401  (the fixture "site")
 )
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.audit]
 
 
 # What readers type into the search box: status codes and error names.

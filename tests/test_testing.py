@@ -154,6 +154,7 @@ def test_unit_run_passes_fast_with_the_broker_unreachable(
     record("testing", "slowest_test_seconds", round(slowest, 1))
 
 
+@pytest.mark.smoke
 def test_integration_run_passes_against_the_real_broker(
     example: Example, project: Path
 ) -> None:

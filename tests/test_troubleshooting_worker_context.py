@@ -10,6 +10,8 @@ import shlex
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from support.examples import Example
 from support.output import check_shown_output
 from support.processes import Process
@@ -45,6 +47,7 @@ def test_actor_using_current_app_fails_outside_an_app_context(
 # --- The worker prints "The sum of 1 and 2 is 12." -------------------------
 
 
+@pytest.mark.smoke
 def test_view_sending_form_strings_makes_the_worker_print_12(
     example: Example, tmp_path: Path, running: list[Process]
 ) -> None:

@@ -10,6 +10,8 @@ import json
 import shlex
 from pathlib import Path
 
+import pytest
+
 from support.examples import Example, run_against_flask
 from support.processes import free_port, port_is_open, wait_for
 from support.worker_tuning import (
@@ -40,6 +42,7 @@ def test_procfile_sizes_each_worker_for_its_work(example: Example) -> None:
 # --- Run it ----------------------------------------------------------------
 
 
+@pytest.mark.smoke
 def test_each_worker_serves_only_its_own_queue(
     example: Example, tmp_path: Path
 ) -> None:
