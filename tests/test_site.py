@@ -19,7 +19,6 @@ from playwright import sync_api as playwright
 from markers import marked_lines
 from support.examples import EXAMPLES
 from support.site_server import (
-    SCREENSHOT_PAGES,
     SCREENSHOTS,
     fixture_browser,  # noqa: F401  (the fixture "browser")
     fixture_page,  # noqa: F401  (the fixture "page")
@@ -57,8 +56,6 @@ def test_every_page_loads_clean_and_light(
         page.goto(url, wait_until="load")  # every script, style and image
         page.remove_listener("requestfinished", listener)
         weights[html.name] = sum(loaded)
-        if html.name in SCREENSHOT_PAGES:
-            page.screenshot(path=SCREENSHOTS / f"{html.stem}-1280.png")
 
         broken_images = page.eval_on_selector_all(
             "img", "imgs => imgs.filter(i => !i.naturalWidth).map(i => i.src)"

@@ -12,6 +12,8 @@ import pytest
 from playwright import sync_api as playwright
 
 from support.site_server import (
+    SCREENSHOT_PAGES,
+    SCREENSHOTS,
     fixture_browser,  # noqa: F401  (the fixture "browser")
     fixture_page,  # noqa: F401  (the fixture "page")
     fixture_scheme_page,  # noqa: F401  (the fixture "scheme_page")
@@ -57,6 +59,8 @@ def test_no_page_has_a_critical_or_serious_accessibility_violation(
     for html in sorted(folder.glob("*.html")):
         page.goto(urljoin(base, html.name))
         found += axe_violations(page, without_contrast)
+        if html.name in SCREENSHOT_PAGES:
+            page.screenshot(path=SCREENSHOTS / f"{html.stem}-1280.png")
     assert not found, "axe-core"
 
 
