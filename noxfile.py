@@ -84,11 +84,14 @@ def smoke(session: nox.Session, broker: str) -> None:
     twice as long as this whole loop is allowed.
     """
     prepare_broker_session(session, broker)
-    session.run(
-        "pytest", "-m", f"{broker} and smoke",
-        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
-        *session.posargs,
-    )  # fmt: skip
+    # Only the modules that hold such tests: every test process imports every
+    # module it is given, and the others would cost each a second of CPU.
+    modules = [
+        str(path)
+        for path in sorted(Path("tests").glob("test_*.py"))
+        if "@pytest.mark.smoke" in path.read_text()
+    ]
+    run_in_parallel(session, f"{broker} and smoke", *modules)
 
 
 @nox.session(default=False)
@@ -102,13 +105,9 @@ def tests(session: nox.Session, broker: str) -> None:
     Redis database of its own (tests/conftest.py).
     """
     prepare_broker_session(session, broker)
-    # Hand out one test at a time, longest first (tests/conftest.py sorts
-    # them by their last run): no process is left with a queue of long ones.
-    session.run(
-        "pytest", "-m", f"{broker} and not (reliability or local_brokers or measure)",
-        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
-        *session.posargs,
-    )  # fmt: skip
+    run_in_parallel(
+        session, f"{broker} and not (reliability or local_brokers or measure)"
+    )
 
 
 @nox.session(default=False)
@@ -305,6 +304,21 @@ def prepare_broker_session(session: nox.Session, broker: str) -> None:
     """
     ensure_running(session, BROKERS[broker])
     install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+
+
+def run_in_parallel(session: nox.Session, selection: str, *modules: str) -> None:
+    """Run the broker tests that the marker expression ``selection`` picks
+    (in ``modules``, or in every module).
+
+    One test at a time goes to each test process, longest first
+    (tests/conftest.py sorts them by their last run): no process is left
+    with a queue of long ones.
+    """
+    session.run(
+        "pytest", "-m", selection,
+        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
+        *modules, *session.posargs,
+    )  # fmt: skip
 
 
 def install(
