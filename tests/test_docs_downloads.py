@@ -53,17 +53,33 @@ def shown_folders(app: Sphinx, page: str) -> set[tuple[str, str]]:
 
 
 def offered_zips(app: Sphinx, page: str) -> set[tuple[str, str]]:
-    """(broker tab, zip name) of every zip link on the page, checked to exist."""
+    """(broker, zip name) of every zip link on the page, checked to exist."""
     uri = app.builder.get_target_uri(page)
     main = main_content(page)
     offered = set()
     for link in main.select("a.example-zip[href]"):
         target = Path(app.outdir, posixpath.dirname(uri), link["href"])
         assert target.is_file(), f"{page}: {link['href']} is not in the built site"
+        broker = target.stem.rpartition("-")[2]
         label = tab_label(link)
-        assert label is not None, f"{page}: a zip link outside the broker tabs"
-        offered.add((TAB_BROKERS[label], target.name))
+        # In a broker's tab, a link offers that broker's folder only.
+        assert label is None or TAB_BROKERS[label] == broker, f"{page}: {target.name}"
+        offered.add((broker, target.name))
     return offered
+
+
+def test_get_the_code_is_one_line_that_offers_both_brokers(app: Sphinx) -> None:
+    lines = 0
+    for page in sorted(app.env.found_docs):
+        for line in main_content(page).select("p.get-the-code"):
+            lines += 1
+            assert line.find_parent(class_="sphinx-tabs") is None, page
+            links = [link.get_text() for link in line.select("a.example-zip")]
+            assert [name.rpartition("-")[2] for name in links] == [
+                "rabbitmq.zip",
+                "redis.zip",
+            ], page
+    assert lines, "no page has a get-the-code line"
 
 
 def test_every_page_offers_the_zip_of_each_folder_it_shows(app: Sphinx) -> None:

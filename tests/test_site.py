@@ -112,13 +112,13 @@ def test_broker_parameter_in_a_link_picks_the_tabs(
     site: tuple[str, Path], page: playwright.Page
 ) -> None:
     base, _ = site
-    page.goto(urljoin(base, "views.html?broker=redis"))
+    page.goto(urljoin(base, "configure.html?broker=redis"))
     assert set(selected_tabs(page)) == {"Redis"}
-    page.goto(urljoin(base, "views.html?broker=rabbitmq"))
+    page.goto(urljoin(base, "configure.html?broker=rabbitmq"))
     assert set(selected_tabs(page)) == {"RabbitMQ"}
     assert page.locator(".unknown-broker").count() == 0
 
-    page.goto(urljoin(base, "views.html?broker=kafka"))
+    page.goto(urljoin(base, "configure.html?broker=kafka"))
     assert set(selected_tabs(page)) == {"RabbitMQ"}
     note = page.locator(".unknown-broker")
     assert note.is_visible()
@@ -195,7 +195,7 @@ def test_tabs_are_readable_in_light_and_dark_mode(
 ) -> None:
     base, _ = site
     scheme, page = scheme_page
-    page.goto(urljoin(base, "views.html"))
+    page.goto(urljoin(base, "configure.html"))
     tabs = page.locator(".sphinx-tabs").first
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     tabs.screenshot(path=SCREENSHOTS / f"tabs-{scheme}.png")

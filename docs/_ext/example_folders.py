@@ -1,7 +1,7 @@
 """Offer each example folder as a zip, and say which page a page builds on.
 
-``.. get-the-code:: email`` puts a RabbitMQ and a Redis tab on the page, each
-linking the zip of that broker's folder, ``examples/email/<broker>/``. The
+``.. get-the-code:: email`` puts one line on the page that links the zip of
+each broker's folder, ``examples/email/<broker>/``. The
 ``:example-zip:`email/redis``` role links one zip anywhere. The HTML build
 writes the zips, one per broker folder, to ``_downloads/examples/`` in the
 output: the folder's files as git sees them (tracked, or new and not
@@ -67,24 +67,26 @@ class ExampleZipRole(SphinxRole):
 
 
 class GetTheCode(SphinxDirective):
-    """One tab per broker, each linking that broker's folder of the example."""
+    """One line linking each broker's folder of the example.
+
+    Not a tab set: it would take a tab strip and a panel, near the top of
+    the page, for one line that differs only in the broker's name.
+    """
 
     required_arguments = 1
 
     def run(self) -> list[nodes.Node]:
         topic = self.arguments[0]
-        lines = [".. tabs::", ""]
-        for broker, label in BROKERS.items():
-            lines += [
-                f"   .. group-tab:: {label}",
-                "",
-                "      .. rst-class:: get-the-code",
-                "",
-                f"      Get the code: download the complete {label} example,",
-                f"      :example-zip:`{topic}/{broker}`.",
-                "",
-            ]
-        return self.parse_text_to_nodes("\n".join(lines))
+        links = " or ".join(
+            f"for {label}, :example-zip:`{topic}/{broker}`"
+            for broker, label in BROKERS.items()
+        )
+        result = self.parse_text_to_nodes(
+            f"Get the code: the complete example {links}."
+        )
+        for paragraph in result:
+            paragraph["classes"].append("get-the-code")
+        return result
 
 
 class StartFrom(SphinxDirective):

@@ -31,7 +31,7 @@ FLAGS = [
 SCREENSHOTS = ROOT / "docs" / "_build" / "screenshots"
 # Screenshots of the first pages a reader opens and of the longest, at 1280
 # and at 390 px, for a reviewer's eyes.
-SCREENSHOT_PAGES = ("index.html", "install.html", "workers.html", "outages.html")
+SCREENSHOT_PAGES = ("index.html", "install.html", "workers.html", "factory.html")
 PHONE = {"width": 390, "height": 844}
 
 
