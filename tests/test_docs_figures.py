@@ -121,6 +121,11 @@ SETTINGS: dict[str, dict[str, str]] = {
         "40 ms": POLL_CAP,
     },
     "factory": {"40 ms": POLL_CAP},
+    "periodic": {
+        "6 seconds": "the example's idle_in_transaction_session_timeout",
+        "8 seconds": "the example's lock_timeout",
+        "30 seconds": "the scheduler's longest single wait, in wait_until()",
+    },
     "performance": {
         "500 ms": "the benchmark's slow SMTP server",
         "5 ms": "Dramatiq's Redis consumer's first wait",

@@ -19,7 +19,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from support.examples import (
     Example,
-    every_example_params,
+    every_web_example_params,
 )
 from support.views import (
     field_names,
@@ -119,7 +119,7 @@ def post_chunked(port: int, body: bytes) -> tuple[int, bytes]:
 def params_of(*topics: str) -> list:
     return [
         param
-        for param in every_example_params()
+        for param in every_web_example_params()
         if param.values[0].parent.name in topics
     ]
 

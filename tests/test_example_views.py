@@ -25,7 +25,7 @@ from support.brokers import hung_broker_url
 from support.examples import (
     BROKER_UNAVAILABLE,
     Example,
-    every_example_params,
+    every_web_example_params,
 )
 from support.processes import free_port
 from support.views import (
@@ -55,13 +55,13 @@ SHOWN_REQUESTS = {
 def examples_with_a_shown_request() -> list:
     return [
         param
-        for param in every_example_params()
+        for param in every_web_example_params()
         if param.values[0].parent.name in SHOWN_REQUESTS
     ]
 
 
 def test_every_example_but_two_has_a_shown_request() -> None:
-    topics = {param.values[0].parent.name for param in every_example_params()}
+    topics = {param.values[0].parent.name for param in every_web_example_params()}
     assert topics - set(SHOWN_REQUESTS) == {"reliability", "results"}
 
 

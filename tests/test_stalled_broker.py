@@ -236,7 +236,10 @@ def test_every_broker_block_bounds_its_waits_and_catches_oserror(
 ) -> None:
     """Every example's broker: 2 s timeouts in the code, OSError in the tuple."""
     example = Example(folder)
-    example.web_app(monkeypatch)
+    if "web:" in (folder / "Procfile").read_text():
+        example.web_app(monkeypatch)
+    else:
+        example.load("tasks", monkeypatch)
     errors = example.defined("BROKER_ERRORS", "CONNECTION_ERRORS")
     assert issubclass(OSError, errors)
     broker = dramatiq.get_broker()

@@ -156,6 +156,18 @@ def every_example_params() -> list:
     ]
 
 
+def every_web_example_params() -> list:
+    """every_example_params() of the examples with a Flask app (a web process).
+
+    The periodic jobs' example has none: a worker and a scheduler only.
+    """
+    return [
+        param
+        for param in every_example_params()
+        if "web:" in (param.values[0] / "Procfile").read_text()
+    ]
+
+
 def example_params(topic: str) -> list:
     """One pytest param per broker folder of ``examples/<topic>``, marked and named."""
     return [

@@ -10,13 +10,13 @@ import dramatiq
 import pytest
 from flask import Flask
 
-from support.examples import Example, every_example_params, reachable
+from support.examples import Example, every_web_example_params, reachable
 from support.processes import free_port
 
 ALWAYS_TRIED = ["x", "y", "email", "address", "username", "id", "n"]
 
 
-@pytest.fixture(name="example", params=every_example_params())
+@pytest.fixture(name="example", params=every_web_example_params())
 def fixture_example(request: pytest.FixtureRequest) -> Example:
     return reachable(Example(request.param))
 
@@ -81,10 +81,10 @@ def routes(app: Flask) -> list[tuple[str, str]]:
 
 
 def examples_defining(function: str) -> list:
-    """The every_example_params() whose Python files define ``function``."""
+    """The every_web_example_params() whose Python files define ``function``."""
     return [
         param
-        for param in every_example_params()
+        for param in every_web_example_params()
         if any(
             f"def {function}(" in path.read_text()
             for path in param.values[0].rglob("*.py")

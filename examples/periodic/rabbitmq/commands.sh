@@ -1,0 +1,27 @@
+# Terminal commands from the guide, in the order it runs them.
+# Run them from this folder.
+
+# [docs:install]
+python -m venv .venv
+. .venv/bin/activate
+python -m pip install -r requirements.txt
+# [docs:install:end]
+
+# [docs:create-tables]
+# This command, the scheduler and the worker connect to DATABASE_URL, by
+# default postgresql://postgres@127.0.0.1:5432/postgres.
+python database.py
+# [docs:create-tables:end]
+
+# [docs:upcoming]
+SCHEDULE_TIME_ZONE=Europe/Berlin python scheduler.py --upcoming 3 --after 2027-03-28T00:00
+# [docs:upcoming:end]
+
+# [docs:upcoming-autumn]
+SCHEDULE_TIME_ZONE=Europe/Berlin python scheduler.py --upcoming 4 --after 2027-10-31T00:00
+# [docs:upcoming-autumn:end]
+
+# [docs:ticks]
+psql postgresql://postgres@127.0.0.1:5432/postgres \
+  --command 'SELECT job, tick, sent_by FROM ticks ORDER BY tick DESC LIMIT 5'
+# [docs:ticks:end]
