@@ -7,6 +7,10 @@ python -m venv .venv
 python -m pip install -r requirements.txt
 # [docs:install:end]
 
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
 # [docs:create-tables]
 # This command, the scheduler and the worker connect to DATABASE_URL, by
 # default postgresql://postgres@127.0.0.1:5432/postgres.
