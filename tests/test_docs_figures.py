@@ -124,7 +124,7 @@ SETTINGS: dict[str, dict[str, str]] = {
     "periodic": {
         "6 seconds": "the example's idle_in_transaction_session_timeout",
         "8 seconds": "the example's lock_timeout",
-        "30 seconds": "the scheduler's longest single wait, in wait_until()",
+        "30 seconds": "wait_until()'s longest wait; the unit's TimeoutStopSec",
     },
     "performance": {
         "500 ms": "the benchmark's slow SMTP server",

@@ -1,0 +1,110 @@
+"""docs/periodic.rst, 'Run the scheduler as a service'.
+
+The unit passes systemd-analyze verify and runs the Procfile's scheduler
+with the variables of worker.env.example; the scheduler it starts stops on
+the unit's KillSignal within its TimeoutStopSec; the page's commands
+install what the unit reads.
+"""
+
+from __future__ import annotations
+
+import configparser
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from support.deployment import env_file
+from support.examples import Example
+from support.periodic import (
+    fixture_database,  # noqa: F401  (the fixture "database")
+    fixture_example,  # noqa: F401  (the fixture "example")
+)
+from support.processes import Process
+
+UNIT = "flask-app-scheduler.service"
+
+
+def service(example: Example) -> configparser.SectionProxy:
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # systemd keys are case-sensitive
+    parser.read_string((example.path / UNIT).read_text())
+    assert parser["Install"]["WantedBy"] == "multi-user.target"
+    return parser["Service"]
+
+
+def test_the_unit_passes_systemd_analyze_verify(
+    example: Example, tmp_path: Path
+) -> None:
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    # verify insists that ExecStart's program exists: this virtualenv's python.
+    text = (example.path / UNIT).read_text()
+    program = service(example)["ExecStart"].split()[0]
+    (tmp_path / UNIT).write_text(text.replace(program, sys.executable))
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", str(tmp_path / UNIT)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # It reports unknown keys and bad values on stderr, and still exits 0.
+    assert (result.returncode, result.stderr) == (0, "")
+
+
+def test_the_units_scheduler_stops_on_its_kill_signal_in_time(
+    example: Example, tmp_path: Path, database: str
+) -> None:
+    unit = service(example)
+    venv_python = f"{unit['WorkingDirectory']}/.venv/bin/python"
+    command = example.procfile_command("scheduler")
+    assert unit["ExecStart"] == venv_python + command.removeprefix("python")
+    assert unit["User"] not in ("", "root")
+    assert unit["Restart"] == "on-failure"
+    # The variables the unit gives it: worker.env.example's, with this
+    # test's broker and database.
+    settings = env_file(example.path / "worker.env.example")
+    assert set(settings) == {
+        example.broker.url_variable,
+        "DATABASE_URL",
+        "SCHEDULE_TIME_ZONE",
+    }
+    assert unit["EnvironmentFile"] == "/etc/flask-app/worker.env"
+    settings |= {
+        example.broker.url_variable: example.broker.url,
+        "DATABASE_URL": database,
+    }
+    scheduler = Process(
+        command, cwd=example.path, env=settings, log=tmp_path / "scheduler.log"
+    )
+    try:
+        scheduler.wait_for_output("next tick", timeout=15)
+        assert unit["KillSignal"] == "SIGTERM"
+        started = time.monotonic()
+        assert scheduler.terminate(timeout=float(unit["TimeoutStopSec"])) == 0
+        took = time.monotonic() - started
+    finally:
+        scheduler.kill_group()
+    print(
+        f"\n[{example.broker.label}] the scheduler stopped {took:.2f} s after SIGTERM"
+    )
+    assert "cron times in UTC." in scheduler.output()
+    assert scheduler.output().rstrip().endswith("stopped.")
+
+
+def test_the_commands_install_what_the_unit_reads(example: Example) -> None:
+    unit = service(example)
+    commands = example.commands("systemd")
+    assert f"sudo python3 -m venv {unit['WorkingDirectory']}/.venv" in commands
+    assert (
+        f"sudo install -m 600 worker.env.example {unit['EnvironmentFile']}" in commands
+    )
+    assert f"sudo cp {UNIT} /etc/systemd/system/" in commands
+    assert f"sudo systemctl enable --now {UNIT.removesuffix('.service')}" in commands
+    # Every file the scheduler imports is copied.
+    assert "sudo cp *.py requirements.txt /opt/flask-app/" in commands
