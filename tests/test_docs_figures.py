@@ -122,9 +122,11 @@ SETTINGS: dict[str, dict[str, str]] = {
     },
     "factory": {"40 ms": POLL_CAP},
     "periodic": {
-        "6 seconds": "the example's idle_in_transaction_session_timeout",
-        "8 seconds": "the example's lock_timeout",
-        "30 seconds": "wait_until()'s longest wait; the unit's TimeoutStopSec",
+        "5 seconds": "connect_timeout, RETRY_AFTER and the unit's RestartSec",
+        "10 seconds": "the example's lock_timeout and the claim's idle timeout",
+        "15 seconds": "the claim's lock_timeout",
+        "60 seconds": "the example's statement_timeout",
+        "30 seconds": "the unit's TimeoutStopSec",
     },
     "performance": {
         "500 ms": "the benchmark's slow SMTP server",

@@ -14,9 +14,12 @@ from pathlib import Path
 
 import pytest
 
+from support.databases import Proxy, query, with_address
 from support.examples import Example
+from support.figures import record
 from support.output import check_shown_output
 from support.periodic import (
+    FAST_SCHEDULE,
     fast_copy,
     fixture_database,  # noqa: F401  (the fixture "database")
     fixture_example,  # noqa: F401  (the fixture "example")
@@ -25,6 +28,7 @@ from support.periodic import (
     ticks,
     wait_for_ticks,
 )
+from support.processes import Process, wait_for
 
 # The skipped hour: 02:30 runs at 03:00 and the hourly job skips 02:15.
 SPRING = ["  2027-03-28 03:00:00+02:00", "  2027-03-28 03:15:00+02:00"]
@@ -108,3 +112,50 @@ def test_a_scheduler_without_its_database_says_how_to_start_it(
     assert message.endswith(
         "Start PostgreSQL at DATABASE_URL, then create the tables: python database.py"
     )
+
+
+@pytest.mark.figure
+def test_a_tick_the_broker_refused_is_sent_again_5_s_later(
+    example: Example, tmp_path: Path, database: str
+) -> None:
+    # Ticks 15 s apart, and a broker that refuses connections at first.
+    schedule = {**FAST_SCHEDULE, '"30 2 * * *"': '"*/15 * * * * *"'}
+    app = fast_copy(example, tmp_path, schedule)
+    proxy = Proxy(example.broker.address)
+    proxy.refusing()
+    scheduler = Process(
+        example.procfile_command("scheduler"),
+        cwd=app,
+        env={
+            example.broker.url_variable: with_address(
+                example.broker.url, "127.0.0.1", proxy.port
+            ),
+            "DATABASE_URL": database,
+        },
+        log=tmp_path / "scheduler.log",
+    )
+    try:
+        scheduler.wait_for_output("nightly-report: could not send", timeout=25)
+        proxy.up()
+        wait_for(
+            lambda: ticks(database),
+            timeout=15,
+            what="the refused tick to be sent again",
+        )
+    finally:
+        scheduler.kill_group()
+        proxy.close()
+
+    [(tick, _)] = ticks(database)
+    [sent_at] = [
+        at
+        for (at,) in query(
+            database, "SELECT sent_at FROM ticks WHERE job = 'nightly-report'"
+        )
+    ]
+    late = (sent_at - tick).total_seconds()
+    print(f"\n[{example.broker.label}] the refused tick went out {late:.1f} s late")
+    # The same tick, on the first retry: 5 s after the failed send.
+    assert f"nightly-report: could not send the tick of {tick}" in scheduler.output()
+    assert 5 <= late < 7
+    record("periodic", f"{example.broker.name}.refused_tick_late_s", round(late, 1))

@@ -99,12 +99,17 @@ def test_the_units_scheduler_stops_on_its_kill_signal_in_time(
 
 def test_the_commands_install_what_the_unit_reads(example: Example) -> None:
     unit = service(example)
-    commands = example.commands("systemd")
-    assert f"sudo python3 -m venv {unit['WorkingDirectory']}/.venv" in commands
+    commands = "\n".join(example.commands("systemd"))
+    folder = unit["WorkingDirectory"]
+    # Every file the scheduler imports, and the packages they need.
+    assert f"sudo cp *.py requirements.txt {folder}/" in commands
     assert (
-        f"sudo install -m 600 worker.env.example {unit['EnvironmentFile']}" in commands
+        f"{folder}/.venv/bin/python -m pip install -r {folder}/requirements.txt"
+        in commands
     )
+    # The tables, created with the secrets the service reads.
+    assert f"--uid={unit['User']} --working-directory={folder}" in commands
+    assert f"--property=EnvironmentFile={unit['EnvironmentFile']}" in commands
+    assert f"sudoedit {unit['EnvironmentFile']}" in commands
     assert f"sudo cp {UNIT} /etc/systemd/system/" in commands
     assert f"sudo systemctl enable --now {UNIT.removesuffix('.service')}" in commands
-    # Every file the scheduler imports is copied.
-    assert "sudo cp *.py requirements.txt /opt/flask-app/" in commands

@@ -67,17 +67,19 @@ def guide_commands(folder: Path, section: str, env: dict[str, str]) -> str:
     ).stdout
 
 
-def fast_copy(example: Example, tmp_path: Path) -> Path:
-    """A copy of the example whose schedule ticks every second; its folder."""
+def fast_copy(
+    example: Example, tmp_path: Path, schedule: dict[str, str] = FAST_SCHEDULE
+) -> Path:
+    """A copy of the example with ``schedule``'s cron expressions; its folder."""
     # Named like the example's folder, by its broker: Example() reads the name.
     copy = tmp_path / example.path.name
     shutil.copytree(example.path, copy, ignore=shutil.ignore_patterns("__pycache__"))
-    schedule = copy / "schedule.py"
-    text = schedule.read_text()
-    for shown, fast in FAST_SCHEDULE.items():
-        assert shown in text, f"{schedule} no longer schedules {shown}"
+    module = copy / "schedule.py"
+    text = module.read_text()
+    for shown, fast in schedule.items():
+        assert shown in text, f"{module} no longer schedules {shown}"
         text = text.replace(shown, fast)
-    schedule.write_text(text)
+    module.write_text(text)
     return copy
 
 
