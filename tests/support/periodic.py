@@ -108,6 +108,12 @@ def reports(output: str) -> Counter[str]:
     return Counter(re.findall(r"Report for (\S+): made", output))
 
 
+def attempts(output: str, line: str, job: str = "nightly-report") -> set[datetime]:
+    """The ticks of ``job`` for which a scheduler logged ``line`` ({} is the tick)."""
+    pattern = re.escape(f"{job}: {line}").replace(re.escape("{}"), "(.+?)")
+    return {datetime.fromisoformat(tick) for tick in re.findall(pattern, output)}
+
+
 def gaps(moments: list[datetime]) -> list[float]:
     """The seconds between each tick and the next."""
     return [(b - a).total_seconds() for a, b in pairwise(moments)]
