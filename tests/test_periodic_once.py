@@ -117,7 +117,7 @@ def test_a_killed_scheduler_loses_no_tick(
     record("periodic", f"{example.broker.name}.killed_takeover_s", round(takeover, 1))
 
 
-@pytest.mark.figure
+@pytest.mark.measure
 def test_a_claim_left_open_by_a_frozen_scheduler_goes_to_the_other(
     example: Example, tmp_path: Path, database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

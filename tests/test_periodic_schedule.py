@@ -114,7 +114,7 @@ def test_a_scheduler_without_its_database_says_how_to_start_it(
     )
 
 
-@pytest.mark.figure
+@pytest.mark.measure
 def test_a_tick_the_broker_refused_is_sent_again_5_s_later(
     example: Example, tmp_path: Path, database: str
 ) -> None:
