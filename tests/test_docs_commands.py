@@ -74,9 +74,10 @@ def test_every_docker_command_has_its_equivalent_in_the_same_tab(
             for line in lines:
                 words = line.split()
                 if words[:2] == ["docker", "exec"]:
-                    command = " ".join(words[3:])
+                    # Compared word by word: a continued line keeps its indent.
                     if not any(
-                        other.removeprefix("sudo ") == command for other in lines
+                        other.removeprefix("sudo ").split() == words[3:]
+                        for other in lines
                     ):
                         missing.append(f"{page} ({tab_label(panel)}): {line}")
                 elif words[:2] == ["docker", "run"]:

@@ -128,6 +128,7 @@ SETTINGS: dict[str, dict[str, str]] = {
         "60 seconds": "the example's statement_timeout",
         "30 seconds": "the unit's TimeoutStopSec",
     },
+    "queues": {"7 days": "Dramatiq's default dead_message_ttl"},
     "performance": {
         "500 ms": "the benchmark's slow SMTP server",
         "5 ms": "Dramatiq's Redis consumer's first wait",
