@@ -129,6 +129,7 @@ SETTINGS: dict[str, dict[str, str]] = {
         "30 seconds": "the unit's TimeoutStopSec",
     },
     "queues": {"7 days": "Dramatiq's default dead_message_ttl"},
+    "error_reports": {"15 seconds": "the example's FEED_MIN_BACKOFF_MS"},
     "performance": {
         "500 ms": "the benchmark's slow SMTP server",
         "5 ms": "Dramatiq's Redis consumer's first wait",
