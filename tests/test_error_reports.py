@@ -84,16 +84,40 @@ def send(example: Example, url: str) -> str:
     return message_id
 
 
+class ServerError(BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        self.send_response(500)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture(name="failing_url", params=["page", "server error"])
+def fixture_failing_url(
+    request: pytest.FixtureRequest, example: Example
+) -> Iterator[str]:
+    """The page's URL (nothing listens there), or a server that answers 500
+    to a URL that holds a user's name and a token."""
+    if request.param == "page":
+        [command] = example.commands("send")
+        yield command.split()[-1]
+        return
+    server = ThreadingHTTPServer(("127.0.0.1", free_port()), ServerError)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/u/alice/feed.xml?token=SECRET"
+    server.shutdown()
+    server.server_close()
+
+
 @pytest.mark.smoke
 def test_an_import_that_always_fails_is_reported_once(
-    example: Example, tmp_path: Path, sentry: FakeSentry
+    example: Example, tmp_path: Path, sentry: FakeSentry, failing_url: str
 ) -> None:
     worker = start_worker(example, tmp_path, sentry)
-    [command] = example.commands("send")
-    url = command.split()[-1]  # The page's URL: nothing listens there.
     try:
         worker.wait_for_output("is ready for action", timeout=20)
-        message_id = send(example, url)
+        message_id = send(example, failing_url)
         worker.wait_for_output("Retries exceeded for message", timeout=20)
         wait_for(lambda: sentry.events, timeout=10, what="the report")
         # SIGTERM: the worker stops, and sentry-sdk sends what it still holds.
@@ -107,17 +131,20 @@ def test_an_import_that_always_fails_is_reported_once(
     )
     assert attempts == 3
     [event] = sentry.events
-    assert event["extra"]["dramatiq_message_id"] == message_id
+    assert event["tags"]["dramatiq_message_id"] == message_id
+    assert "will_retry" not in event["tags"]
     assert event["transaction"] == "import_feed"
-    # The URLError the actor raised, last after the errors it chains.
+    # The URLError (or HTTPError) the actor raised, last after those it chains.
     exception = event["exception"]["values"][-1]
-    assert exception["type"] == "URLError"
+    assert exception["type"] in ("URLError", "HTTPError")
     assert exception["mechanism"] == {"type": "dramatiq", "handled": False}
     # The message's arguments stay out of the report, and so do locals.
-    assert url not in json.dumps(event)
+    text = json.dumps(event)
+    for secret in (failing_url, "alice", "SECRET"):
+        assert secret not in text
     assert all("vars" not in frame for frame in exception["stacktrace"]["frames"])
     # Its breadcrumbs: the last attempt's log lines, worded without the message.
-    crumbs = [c["message"] for c in event["breadcrumbs"]["values"] if c.get("message")]
+    crumbs = [c.get("message") for c in event["breadcrumbs"]["values"]]
     assert crumbs == [
         "Failed to process message %s with unhandled exception.",
         "Retries exceeded for message %r.",

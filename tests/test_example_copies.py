@@ -7,6 +7,7 @@ one function, not two that drift apart.
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
 import pytest
 
@@ -70,6 +71,24 @@ def test_every_copy_of_publish_timeout_is_the_same() -> None:
         str(copy.relative_to(EXAMPLES)) for copy in copies if copy.read_bytes() != first
     ]
     assert not differ, f"publish_timeout.py differs from {copies[0]} in: {differ}"
+    # It uses pika's internals: each project that has it pins pika, as the
+    # middleware's docstring says.
+    unpinned = [
+        str(copy.relative_to(EXAMPLES))
+        for copy in copies
+        if "pika>=1.4,<1.5"
+        not in example_root(copy).joinpath("requirements.txt").read_text()
+    ]
+    assert not unpinned, f"requirements.txt does not pin pika for: {unpinned}"
+
+
+def example_root(path: Path) -> Path:
+    """The example folder (examples/<topic>/<broker>) that holds ``path``."""
+    return (
+        EXAMPLES
+        / path.relative_to(EXAMPLES).parts[0]
+        / path.relative_to(EXAMPLES).parts[1]
+    )
 
 
 # Examples that build on the quickstart's app unchanged: a page that starts

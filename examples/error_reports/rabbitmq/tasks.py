@@ -21,11 +21,14 @@ def drop_attempts_to_retry(event: dict, hint: dict) -> dict | None:
     return None if event.get("tags", {}).get("will_retry") == "yes" else event
 
 
-def without_values(crumb: dict, hint: dict) -> dict:
+def scrub_breadcrumb(crumb: dict, hint: dict) -> dict | None:
     """Sentry's before_breadcrumb: keep a log line's wording, not its values.
 
-    Dramatiq's log lines show each message with its arguments.
+    Dramatiq's log lines show each message with its arguments, and the
+    HTTP breadcrumbs show each URL the task fetched, query string included.
     """
+    if crumb.get("category") in ("httplib", "subprocess"):
+        return None
     if record := hint.get("log_record"):
         crumb["message"] = str(record.msg)
     return crumb
@@ -43,7 +46,7 @@ sentry_sdk.init(
         LoggingIntegration(event_level=None),
     ],
     before_send=drop_attempts_to_retry,
-    before_breadcrumb=without_values,
+    before_breadcrumb=scrub_breadcrumb,
     # Keep the messages' arguments, and every local variable, out of the
     # reports: they can hold e-mail addresses, tokens and other secrets.
     max_request_body_size="never",
@@ -54,13 +57,19 @@ sentry_sdk.init(
 
 # [docs:retries]
 class TagAttemptsToRetry(Middleware):
-    """Tag the report of a failed attempt that Dramatiq will run again."""
+    """Tag each report with its message id, and the attempts Dramatiq will retry."""
+
+    def before_process_message(self, broker, message):
+        # A tag, not an extra: Sentry searches tags.
+        sentry_sdk.get_current_scope().set_tag(
+            "dramatiq_message_id", message.message_id
+        )
 
     def after_process_message(self, broker, message, *, result=None, exception=None):
         # Retries, which runs just before this, fails the message for good
         # once its retries are spent; until then, the attempt will run again.
         if exception is not None and not message.failed:
-            sentry_sdk.get_isolation_scope().set_tag("will_retry", "yes")
+            sentry_sdk.get_current_scope().set_tag("will_retry", "yes")
 
 
 # [docs:retries:end]

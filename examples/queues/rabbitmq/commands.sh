@@ -17,10 +17,12 @@ python send.py
 
 # [docs:counts]
 docker exec rabbitmq rabbitmqctl list_queues --quiet \
-  name messages_ready messages_unacknowledged | grep '^jobs' | sort
+  name messages_ready messages_unacknowledged \
+  | grep -E '^jobs(\.DQ|\.XQ)?\s' | sort
 # [docs:counts:end]
 
 # [docs:counts-local]
 sudo rabbitmqctl list_queues --quiet \
-  name messages_ready messages_unacknowledged | grep '^jobs' | sort
+  name messages_ready messages_unacknowledged \
+  | grep -E '^jobs(\.DQ|\.XQ)?\s' | sort
 # [docs:counts-local:end]
