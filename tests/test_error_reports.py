@@ -13,15 +13,14 @@ import os
 import re
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from support.examples import Example, example_params, with_empty_queues
-from support.processes import Process, free_port, wait_for
+from support.feeds import feed_server
+from support.processes import Process, wait_for
 from support.sentry import FakeSentry, fake_sentry
 
 QUEUE = "feeds"
@@ -84,15 +83,6 @@ def send(example: Example, url: str) -> str:
     return message_id
 
 
-class ServerError(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(500)
-        self.end_headers()
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(name="failing_url", params=["page", "server error"])
 def fixture_failing_url(
     request: pytest.FixtureRequest, example: Example
@@ -103,11 +93,8 @@ def fixture_failing_url(
         [command] = example.commands("send")
         yield command.split()[-1]
         return
-    server = ThreadingHTTPServer(("127.0.0.1", free_port()), ServerError)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/u/alice/feed.xml?token=SECRET"
-    server.shutdown()
-    server.server_close()
+    with feed_server(500) as port:
+        yield f"http://127.0.0.1:{port}/u/alice/feed.xml?token=SECRET"
 
 
 @pytest.mark.smoke
@@ -151,30 +138,17 @@ def test_an_import_that_always_fails_is_reported_once(
     ]
 
 
-class Feed(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"<rss></rss>")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 def test_an_import_that_works_reports_nothing(
     example: Example, tmp_path: Path, sentry: FakeSentry
 ) -> None:
-    feed = ThreadingHTTPServer(("127.0.0.1", free_port()), Feed)
-    threading.Thread(target=feed.serve_forever, daemon=True).start()
     worker = start_worker(example, tmp_path, sentry)
     try:
-        worker.wait_for_output("is ready for action", timeout=20)
-        send(example, f"http://127.0.0.1:{feed.server_port}/feed.xml")
-        worker.wait_for_output("Imported 11 bytes.", timeout=20)
+        with feed_server(200) as port:
+            worker.wait_for_output("is ready for action", timeout=20)
+            send(example, f"http://127.0.0.1:{port}/feed.xml")
+            worker.wait_for_output("Imported 11 bytes.", timeout=20)
         assert worker.terminate(timeout=30) == 0
     finally:
         worker.kill_group()
-        feed.shutdown()
-        feed.server_close()
 
     assert sentry.events == []

@@ -11,14 +11,13 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 
 from support.examples import Example, example_params, with_empty_queues
+from support.feeds import feed_server
 from support.output import unglue
 from support.processes import Process, free_port, port_is_open, wait_for
 
@@ -40,23 +39,10 @@ def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
-class Feed(BaseHTTPRequestHandler):
-    def do_GET(self) -> None:
-        self.send_response(200)
-        self.end_headers()
-        self.wfile.write(b"<rss></rss>")
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @pytest.fixture(name="feed_url")
 def fixture_feed_url() -> Iterator[str]:
-    feed = ThreadingHTTPServer(("127.0.0.1", free_port()), Feed)
-    threading.Thread(target=feed.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{feed.server_port}/feed.xml"
-    feed.shutdown()
-    feed.server_close()
+    with feed_server(200) as port:
+        yield f"http://127.0.0.1:{port}/feed.xml"
 
 
 def run(example: Example, tmp_path: Path, feed_url: str, env: dict[str, str]) -> tuple:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import configparser
 import json
 import shlex
+import shutil
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,3 +137,33 @@ def post_the_guides_request(example: Example, port: int) -> dict:
         check=True,
     )
     return json.loads(answer.stdout)
+
+
+def systemd_analyze_verify(
+    unit_file: Path, program: str, tmp_path: Path
+) -> tuple[int, str]:
+    """``systemd-analyze verify`` on a copy of ``unit_file``; its exit code and stderr.
+
+    verify insists that ExecStart's program exists: the copy runs
+    ``program`` (this virtualenv's) instead of the one under /opt. Skips
+    the test where systemd-analyze is not installed.
+    """
+    analyze = shutil.which("systemd-analyze")
+    if analyze is None:
+        pytest.skip("systemd-analyze is not installed")
+    parser = configparser.ConfigParser(strict=False, interpolation=None)
+    parser.optionxform = str  # systemd keys are case-sensitive
+    text = unit_file.read_text()
+    parser.read_string(text)
+    exec_start = parser["Service"]["ExecStart"].split()[0]
+    copy = tmp_path / unit_file.name
+    copy.write_text(text.replace(exec_start, program))
+    result = subprocess.run(
+        [analyze, "verify", "--man=no", str(copy)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    # It reports unknown keys and bad values on stderr, and still exits 0.
+    return result.returncode, result.stderr
