@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from support.deployment import env_file, systemd_analyze_verify
+from support.deployment import env_file, parse_unit, systemd_analyze_verify
 from support.examples import Example
 from support.periodic import (
     fixture_database,  # noqa: F401  (the fixture "database")
@@ -25,9 +25,7 @@ UNIT = "flask-app-scheduler.service"
 
 
 def service(example: Example) -> configparser.SectionProxy:
-    parser = configparser.ConfigParser(strict=False, interpolation=None)
-    parser.optionxform = str  # systemd keys are case-sensitive
-    parser.read_string((example.path / UNIT).read_text())
+    parser = parse_unit(example.path / UNIT)
     assert parser["Install"]["WantedBy"] == "multi-user.target"
     return parser["Service"]
 

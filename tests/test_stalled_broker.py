@@ -29,6 +29,7 @@ from support.examples import (
     BROKER_UNAVAILABLE,
     Example,
     every_example_params,
+    has_web_app,
     with_empty_queues,
 )
 from support.figures import record
@@ -236,7 +237,7 @@ def test_every_broker_block_bounds_its_waits_and_catches_oserror(
 ) -> None:
     """Every example's broker: 2 s timeouts in the code, OSError in the tuple."""
     example = Example(folder)
-    if "web:" in (folder / "Procfile").read_text():
+    if has_web_app(folder):
         example.web_app(monkeypatch)
     else:
         example.load("tasks", monkeypatch)

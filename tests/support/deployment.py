@@ -58,9 +58,14 @@ def env_file(path: Path) -> dict[str, str]:
 
 
 def unit(example: Example) -> configparser.ConfigParser:
+    return parse_unit(example.path / UNIT)
+
+
+def parse_unit(path: Path) -> configparser.ConfigParser:
+    """A systemd unit file, parsed."""
     parser = configparser.ConfigParser(strict=False, interpolation=None)
     parser.optionxform = str  # systemd keys are case-sensitive
-    parser.read_string((example.path / UNIT).read_text())
+    parser.read_string(path.read_text())
     return parser
 
 
@@ -151,13 +156,9 @@ def systemd_analyze_verify(
     analyze = shutil.which("systemd-analyze")
     if analyze is None:
         pytest.skip("systemd-analyze is not installed")
-    parser = configparser.ConfigParser(strict=False, interpolation=None)
-    parser.optionxform = str  # systemd keys are case-sensitive
-    text = unit_file.read_text()
-    parser.read_string(text)
-    exec_start = parser["Service"]["ExecStart"].split()[0]
+    exec_start = parse_unit(unit_file)["Service"]["ExecStart"].split()[0]
     copy = tmp_path / unit_file.name
-    copy.write_text(text.replace(exec_start, program))
+    copy.write_text(unit_file.read_text().replace(exec_start, program))
     result = subprocess.run(
         [analyze, "verify", "--man=no", str(copy)],
         capture_output=True,

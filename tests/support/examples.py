@@ -161,11 +161,12 @@ def every_web_example_params() -> list:
 
     The periodic jobs' example has none: a worker and a scheduler only.
     """
-    return [
-        param
-        for param in every_example_params()
-        if "web:" in (param.values[0] / "Procfile").read_text()
-    ]
+    return [param for param in every_example_params() if has_web_app(param.values[0])]
+
+
+def has_web_app(folder: Path) -> bool:
+    """Whether the example's Procfile has a web process."""
+    return "web:" in (folder / "Procfile").read_text()
 
 
 def example_params(topic: str) -> list:
