@@ -94,6 +94,9 @@ RETRIES = "Dramatiq's default retries and backoff (min 15 s, max 7 days)"
 CONSUMER_TIMEOUT = "RabbitMQ's default consumer_timeout"
 SHUTDOWN = "Dramatiq's --worker-shutdown-timeout default and platforms' grace periods"
 SETTINGS: dict[str, dict[str, str]] = {
+    "metrics": {
+        "15 to 60 seconds": "the example's FEED_MIN_BACKOFF_MS and FEED_MAX_BACKOFF_MS",
+    },
     "configure": {
         "2 seconds": "the examples' stack_timeout, publish timeout and socket timeouts",
         "5 seconds": "the bound the stalled-broker test asserts; pika's heartbeat check",

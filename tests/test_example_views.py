@@ -50,6 +50,7 @@ SHOWN_REQUESTS = {
     "security": ("/exports", {"account_id": "42"}),
     "worker_tuning": ("/reports", {"seconds": "1"}),
     "logs": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
+    "metrics": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
 }
 
 
