@@ -10,7 +10,7 @@ every example, on each broker), audit (phones, search, axe-core and
 Lighthouse on every page), measure, reliability (stops and restarts the
 brokers), local_brokers (the commands without Docker, on brokers of their
 own). And by hand: topic (one topic's tests), bench, serve (live-reloading
-preview), linkcheck and inventories (need the internet).
+preview), linkcheck, inventories and grafana_schema (need the internet).
 """
 
 from __future__ import annotations
@@ -269,6 +269,26 @@ def linkcheck(session: nox.Session) -> None:
     session.run(
         "sphinx-build", "-q", "-b", "linkcheck", "docs", "docs/_build/linkcheck"
     )
+
+
+@nox.session(default=False, venv_backend="none")
+def grafana_schema(session: nox.Session) -> None:
+    """Remake the Grafana dashboard schema the tests check dashboards against.
+
+    From Grafana's own TypeScript types (@grafana/schema, pinned in
+    tests/support/grafana/package-lock.json). Commit the file it writes:
+    the tests never need npm.
+    """
+    folder = "tests/support/grafana"
+    session.run(
+        "npm", "ci", "--no-audit", "--no-fund", "--prefix", folder, external=True
+    )
+    with session.chdir(folder):
+        session.run(
+            "npx", "ts-json-schema-generator", "--path", "dashboard-types.ts",
+            "--tsconfig", "tsconfig.json", "--type", "*", "--no-type-check",
+            "--out", "dashboard.schema.json", external=True,
+        )  # fmt: skip
 
 
 @nox.session(default=False, venv_backend="none")

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from support.dashboards import queries
 from support.examples import Example, example_params, with_empty_queues
 from support.feeds import feed_server
 from support.metrics import prometheus, query, running
@@ -97,6 +98,21 @@ def test_prometheus_holds_the_counts_of_a_known_workload(
         [series] = json.loads(answer.stdout)["data"]["result"]
         assert series["metric"] == {"actor_name": "import_feed"}
         assert series["value"][1] == "1"
+
+        # Every query of the Grafana dashboard finds the series it draws.
+        dashboard = json.loads((example.path / "dashboard.json").read_text())
+
+        def empty() -> list[str]:
+            return [
+                expr
+                for expr in queries(dashboard)
+                if not query(port, expr.replace("$__rate_interval", "1m"))
+            ]
+
+        try:
+            wait_for(lambda: not empty(), timeout=15, what="every dashboard query")
+        except AssertionError:
+            pytest.fail(f"Dashboard queries that found nothing: {empty()}")
 
         # alerts.yml's names and labels match what the worker exports.
         wait_for(
