@@ -96,6 +96,8 @@ SHUTDOWN = "Dramatiq's --worker-shutdown-timeout default and platforms' grace pe
 SETTINGS: dict[str, dict[str, str]] = {
     "metrics": {
         "15 to 60 seconds": "the example's FEED_MIN_BACKOFF_MS and FEED_MAX_BACKOFF_MS",
+        "15 minutes": "the DeadLetters rule's window in alerts.yml",
+        "10 minutes": "the TasksFailing rule's for: in alerts.yml",
     },
     "configure": {
         "2 seconds": "the examples' stack_timeout, publish timeout and socket timeouts",

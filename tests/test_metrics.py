@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from support.examples import Example, example_params, with_empty_queues
-from support.metrics import running
+from support.metrics import listening_addresses, running
 from support.output import check_shown_output
 from support.processes import wait_for
 
@@ -69,6 +69,16 @@ def test_the_worker_and_the_app_count_a_failing_import(
             example.path / "app-metrics.txt", printed(run.here(app_counts))
         )
 
+        # Both metrics servers on 127.0.0.1 only; none on the app's own port.
+        for name in ("worker_metrics", "app_metrics"):
+            assert listening_addresses(run.ports[name]) == {"127.0.0.1"}, name
+        metrics_on_app_port = subprocess.run(
+            ["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+             f"http://127.0.0.1:{run.ports['web']}/metrics"],
+            capture_output=True, text=True, timeout=10, check=True,
+        )  # fmt: skip
+        assert metrics_on_app_port.stdout == "404"
+
         # gunicorn made a folder for its workers' counts, and removes it on exit.
         assert len(app_folders(run.web_tmp)) == 1
         assert run.web.terminate(timeout=30) == 0
@@ -76,5 +86,4 @@ def test_the_worker_and_the_app_count_a_failing_import(
 
 
 def app_folders(tmp: Path) -> list[Path]:
-    # Not dramatiq-prometheus: Dramatiq's module makes it wherever imported.
     return list(tmp.glob("app-metrics-*"))

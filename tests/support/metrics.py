@@ -7,6 +7,7 @@ and ports would be shared.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shutil
 import urllib.parse
@@ -145,3 +146,19 @@ def query(port: int, promql: str) -> dict[str, float]:
         json.dumps(series["metric"], sort_keys=True): float(series["value"][1])
         for series in answer["data"]["result"]
     }
+
+
+def listening_addresses(port: int) -> set[str]:
+    """The local addresses with a TCP socket listening on ``port``."""
+    found = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            local, state = line.split()[1], line.split()[3]
+            address, _, hex_port = local.rpartition(":")
+            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
+                found.add(
+                    str(ipaddress.ip_address(bytes.fromhex(address)[::-1]))
+                    if len(address) == 8
+                    else address
+                )
+    return found

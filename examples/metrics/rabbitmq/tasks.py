@@ -22,9 +22,11 @@ broker = RabbitmqBroker(
 # for the confirm of each message (no limit by default).
 broker.parameters.stack_timeout = 2
 broker.add_middleware(PublishTimeout(seconds=2))
-# Count, time and track each message the worker's processes run, and serve
-# the counts of all of them from one more process (see the Procfile).
-broker.add_middleware(Prometheus())
+# In the worker only, which the Procfile gives a folder for its counts:
+# count, time and track each message its processes run, and serve the counts
+# of all of them from one more process. The app has nothing to count there.
+if "dramatiq_prom_db" in os.environ:
+    broker.add_middleware(Prometheus())
 # Set the broker before declaring any actor: @dramatiq.actor binds each
 # actor to whatever broker is global at that moment.
 dramatiq.set_broker(broker)
