@@ -312,7 +312,14 @@ SITE_TESTS = sorted(str(path) for path in Path("tests").glob("test_site*.py"))
 # The test modules that run every example, each test once per folder.
 ACROSS_EXAMPLES = ("test_example_*.py", "test_stalled_broker.py")
 # The examples whose *-local commands tests/test_local_brokers.py runs.
-LOCAL_TOPICS = ("quickstart", "email", "troubleshooting", "results", "reliability")
+LOCAL_TOPICS = (
+    "quickstart",
+    "email",
+    "troubleshooting",
+    "metrics",
+    "results",
+    "reliability",
+)
 EVERY_EXAMPLE = sorted(path.parent for path in EXAMPLES.glob("*/*/commands.sh"))
 
 

@@ -29,6 +29,7 @@ import pytest
 
 from markers import marked_lines
 from support.examples import EXAMPLES
+from support.output import check_shown_output
 from support.processes import wait_for
 
 PYTHON = sys.executable
@@ -231,6 +232,34 @@ def test_the_quickstart_runs_against_that_broker(machine, tmp_path: Path) -> Non
         what="the worker to run add(1, 2)",
     )
     sandbox.run(f"kill -TERM -- -$(pgrep -o -f '{DRAMATIQ} tasks')", check=False)
+
+
+# RabbitMQ's Prometheus plugin: the Redis tab's exporter is a client,
+# tests/test_metrics_prometheus.py runs it against the shared Redis.
+@pytest.mark.parametrize("machine", ["rabbitmq"], indirect=True)
+def test_metrics_page_serves_queue_counts_on_this_machine_only(machine) -> None:
+    broker, sandbox = machine
+    folder = EXAMPLES / "metrics" / broker
+    sandbox.run_section(folder, "broker-metrics-local")
+    only_on_loopback(sandbox, 15692)
+    # Three imports and no worker: they wait in the queue, ready.
+    send = (
+        "from tasks import import_feed\n"
+        "for _ in range(3):\n"
+        "    import_feed.send('http://127.0.0.1:9/feed.xml')"
+    )
+    sandbox.run(f"{PYTHON} -c {shlex.quote(send)}", cwd=folder)
+    ready = 'rabbitmq_detailed_queue_messages_ready{vhost="/",queue="feeds"} 3'
+    # The plugin refreshes its queue counts every few seconds.
+    wait_for(
+        lambda: ready in sandbox.run_section(folder, "broker-metrics"),
+        timeout=30,
+        what="the plugin to count the three messages",
+        interval=1,
+    )
+    check_shown_output(
+        folder / "broker-metrics.txt", sandbox.run_section(folder, "broker-metrics")
+    )
 
 
 def test_dead_letter_count_without_docker(machine) -> None:

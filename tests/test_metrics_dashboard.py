@@ -28,9 +28,9 @@ def test_the_check_finds_what_grafana_would_refuse() -> None:
     for change, expected in [
         (lambda d: d["panels"][0].update(gridPos={"h": "8"}), "panels/0/gridPos/h"),
         (lambda d: d["panels"][0]["options"].update(colorMode="purple"), "colorMode"),
-        (lambda d: d["panels"][1].update(legend=True), "legend"),
+        (lambda d: d["panels"][2].update(legend=True), "legend"),
         (lambda d: d.update(schemaVersion="39"), "schemaVersion"),
-        (lambda d: d["panels"][1]["targets"][0].pop("refId"), "refId"),
+        (lambda d: d["panels"][2]["targets"][0].pop("refId"), "refId"),
         (lambda d: d.update(title=""), "title"),
     ]:
         broken = copy.deepcopy(dashboard)

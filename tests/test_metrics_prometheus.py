@@ -15,6 +15,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -22,13 +23,21 @@ import pytest
 from support.dashboards import queries
 from support.examples import Example, example_params, with_empty_queues
 from support.feeds import feed_server
-from support.metrics import prometheus, query, running
+from support.metrics import (
+    SHOWN_BROKER_METRICS_PORT,
+    prometheus,
+    query,
+    redis_exporter,
+    running,
+)
+from support.output import check_shown_output
 from support.processes import wait_for
 
 QUEUE = "feeds"
 pytestmark = pytest.mark.skipif(
-    not shutil.which("prometheus"),
-    reason="needs Prometheus: apt install prometheus (Debian, Ubuntu)",
+    not (shutil.which("prometheus") and shutil.which("prometheus-redis-exporter")),
+    reason="needs Prometheus and its Redis exporter: "
+    "apt install prometheus prometheus-redis-exporter (Debian, Ubuntu)",
 )
 
 
@@ -45,6 +54,12 @@ def post(url: str, feed: str) -> int:
     return int(answer.stdout)
 
 
+def printed(command: str) -> str:
+    return subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=10, check=True
+    ).stdout
+
+
 def total(port: int, promql: str) -> float:
     """The one value of a query that sums to a single series (0 if none)."""
     values = list(query(port, promql).values())
@@ -55,11 +70,13 @@ def total(port: int, promql: str) -> float:
 def test_prometheus_holds_the_counts_of_a_known_workload(
     example: Example, tmp_path: Path
 ) -> None:
-    with (
-        feed_server(200) as feed_port,
-        running(example, tmp_path) as run,
-        prometheus(example, tmp_path, run) as port,
-    ):
+    with ExitStack() as stack:
+        feed_port = stack.enter_context(feed_server(200))
+        run = stack.enter_context(running(example, tmp_path))
+        exporter = None
+        if example.broker.name == "redis":
+            exporter = stack.enter_context(redis_exporter(example, tmp_path))
+        port = stack.enter_context(prometheus(example, tmp_path, run, exporter))
         feeds = f"http://127.0.0.1:{run.ports['web']}/feeds"
         working = f"http://127.0.0.1:{feed_port}/feed.xml"
         statuses = [post(feeds, working) for _ in range(3)]
@@ -80,6 +97,10 @@ def test_prometheus_holds_the_counts_of_a_known_workload(
             'sum(flask_http_request_duration_seconds_count{endpoint="enqueue_import"})': 5,
             'count(up{job=~"dramatiq|flask"} == 1)': 2,
         }
+        if exporter:
+            # The dead letter, as the Redis exporter counts it.
+            expected['sum(redis_key_size{key="dramatiq:feeds.XQ"})'] = 1
+            expected['count(up{job="redis"} == 1)'] = 1
 
         def seen() -> dict[str, float]:
             return {promql: total(port, promql) for promql in expected}
@@ -88,6 +109,15 @@ def test_prometheus_holds_the_counts_of_a_known_workload(
             wait_for(lambda: seen() == expected, timeout=30, what="the counts")
         except AssertionError:
             pytest.fail(f"Prometheus has {seen()}, expected {expected}")
+
+        if exporter:
+            [curl] = example.commands("broker-metrics")
+            shown = f"127.0.0.1:{SHOWN_BROKER_METRICS_PORT['redis']}"
+            check_shown_output(
+                example.path / "broker-metrics.txt",
+                printed(curl.replace(shown, f"127.0.0.1:{exporter}")),
+                paths={f'db="db{example.broker.namespace}"': 'db="db0"'},
+            )
 
         # The page's query, as shown, aimed at this Prometheus.
         [command] = example.commands("query")

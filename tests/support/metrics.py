@@ -25,6 +25,8 @@ from support.processes import Process, free_port, port_is_open, wait_for
 SHOWN_DB = "dramatiq_prom_db=/tmp/flask-app-worker-metrics"
 SHOWN_PORTS = {"web": 8000, "app_metrics": 9200, "worker_metrics": 9191}
 PROMETHEUS_PORT = 9090
+# Where the broker's own metrics are: RabbitMQ's plugin, the Redis exporter.
+SHOWN_BROKER_METRICS_PORT = {"rabbitmq": 15692, "redis": 9121}
 # Three retries, as by default, but 0.1 to 0.2 s apart: a failing import
 # ends in a second.
 FAST_RETRIES = {"FEED_MIN_BACKOFF_MS": "100", "FEED_MAX_BACKOFF_MS": "200"}
@@ -94,12 +96,15 @@ def running(example: Example, tmp_path: Path) -> Iterator[Running]:
 
 
 @contextmanager
-def prometheus(example: Example, tmp_path: Path, run: Running) -> Iterator[int]:
+def prometheus(
+    example: Example, tmp_path: Path, run: Running, broker_metrics: int | None
+) -> Iterator[int]:
     """The page's Prometheus command and settings, scraping ``run`` every second.
 
-    The settings are the example's, with this run's ports, and 1 s instead
-    of 15 s between scrapes and between evaluations of the alert rules.
-    Yields Prometheus's port once it is ready.
+    The settings are the example's, with this run's ports (and the Redis
+    exporter's, ``broker_metrics``), and 1 s instead of 15 s between
+    scrapes and between evaluations of the alert rules. Yields Prometheus's
+    port once it is ready.
     """
     folder = tmp_path / "prometheus"
     folder.mkdir()
@@ -107,6 +112,9 @@ def prometheus(example: Example, tmp_path: Path, run: Running) -> Iterator[int]:
     for interval in ("scrape_interval: 15s", "evaluation_interval: 15s"):
         assert interval in settings
         settings = settings.replace(interval, interval.replace("15s", "1s"))
+    if broker_metrics:
+        shown = f"127.0.0.1:{SHOWN_BROKER_METRICS_PORT[example.broker.name]}"
+        settings = settings.replace(shown, f"127.0.0.1:{broker_metrics}")
     (folder / "prometheus.yml").write_text(run.here(settings))
     shutil.copy(example.path / "alerts.yml", folder)
     port = free_port()
@@ -121,6 +129,37 @@ def prometheus(example: Example, tmp_path: Path, run: Running) -> Iterator[int]:
     )
     try:
         wait_for(lambda: ready(port), timeout=30, what="Prometheus to be ready")
+        yield port
+    finally:
+        server.kill_group()
+
+
+@contextmanager
+def redis_exporter(example: Example, tmp_path: Path) -> Iterator[int]:
+    """The Redis page's exporter command, on a free port and the test's database.
+
+    Yields its port once it answers.
+    """
+    [command] = [
+        line
+        for line in example.commands("broker-metrics-local")
+        if line.startswith("prometheus-redis-exporter ")
+    ]
+    port = free_port()
+    shown = f"127.0.0.1:{SHOWN_BROKER_METRICS_PORT['redis']}"
+    assert shown in command
+    database = example.broker.namespace
+    command = command.replace(shown, f"127.0.0.1:{port}").replace(
+        "dramatiq:", f"db{database}=dramatiq:"
+    )
+    server = Process(
+        f"{command} -redis.addr={example.broker.url}",
+        cwd=tmp_path,
+        env={},
+        log=tmp_path / "redis-exporter.log",
+    )
+    try:
+        wait_for(lambda: port_is_open(port), timeout=15, what="the Redis exporter")
         yield port
     finally:
         server.kill_group()

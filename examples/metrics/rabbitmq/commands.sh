@@ -34,6 +34,19 @@ curl -s http://127.0.0.1:9090/api/v1/query --data-urlencode \
   'query=sum by (actor_name) (dramatiq_message_rejects_total)'
 # [docs:query:end]
 
+# [docs:broker-metrics-local]
+# Debian and Ubuntu: the plugin comes with RabbitMQ.
+sudo cp rabbitmq.conf /etc/rabbitmq/
+sudo rabbitmq-plugins enable rabbitmq_prometheus
+sudo service rabbitmq-server restart
+sudo rabbitmqctl await_startup
+# [docs:broker-metrics-local:end]
+
+# [docs:broker-metrics]
+curl -s 'http://127.0.0.1:15692/metrics/detailed?family=queue_coarse_metrics' \
+  | grep '^rabbitmq_detailed_queue_messages.*queue="feeds' | sort
+# [docs:broker-metrics:end]
+
 # [docs:promtool]
 promtool check config prometheus.yml
 promtool test rules alerts_test.yml

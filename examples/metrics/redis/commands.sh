@@ -34,6 +34,20 @@ curl -s http://127.0.0.1:9090/api/v1/query --data-urlencode \
   'query=sum by (actor_name) (dramatiq_message_rejects_total)'
 # [docs:query:end]
 
+# [docs:broker-metrics-local]
+# Debian and Ubuntu. The package also starts the exporter as a service, on
+# every interface and without your queues: stop it, or give it the flags
+# below in ARGS, in /etc/default/prometheus-redis-exporter.
+sudo apt-get install prometheus-redis-exporter
+sudo service prometheus-redis-exporter stop
+prometheus-redis-exporter -web.listen-address=127.0.0.1:9121 \
+  -check-single-keys=dramatiq:feeds,dramatiq:feeds.DQ,dramatiq:feeds.XQ
+# [docs:broker-metrics-local:end]
+
+# [docs:broker-metrics]
+curl -s http://127.0.0.1:9121/metrics | grep '^redis_key_size'
+# [docs:broker-metrics:end]
+
 # [docs:promtool]
 promtool check config prometheus.yml
 promtool test rules alerts_test.yml
