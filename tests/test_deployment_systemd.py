@@ -12,6 +12,7 @@ from pathlib import Path
 
 from support.deployment import (
     UNIT,
+    copied_to_opt,
     fixture_files,  # noqa: F401  (the fixture "files")
     split_env,
     systemd_analyze_verify,
@@ -75,3 +76,9 @@ def test_systemd_commands_install_what_the_unit_reads(files: Example) -> None:
     )
     assert f"sudo cp {UNIT} /etc/systemd/system/" in commands
     assert f"sudo systemctl enable --now {UNIT.removesuffix('.service')}" in commands
+
+
+def test_systemd_commands_copy_every_module_of_the_app(files: Example) -> None:
+    """RabbitMQ's tasks.py imports publish_timeout.py: copying app.py and
+    tasks.py only, as the page once did, leaves a service that cannot start."""
+    assert {path.name for path in files.path.glob("*.py")} <= copied_to_opt(files)

@@ -94,6 +94,16 @@ RETRIES = "Dramatiq's default retries and backoff (min 15 s, max 7 days)"
 CONSUMER_TIMEOUT = "RabbitMQ's default consumer_timeout"
 SHUTDOWN = "Dramatiq's --worker-shutdown-timeout default and platforms' grace periods"
 SETTINGS: dict[str, dict[str, str]] = {
+    "health": {
+        "5 seconds": "health.py's HEARTBEAT_SECONDS default",
+        "15 minutes": "health.py's HEARTBEAT_STUCK_SECONDS default (900)",
+        "10 minutes": "Dramatiq's default time limit",
+        "20 seconds": "health.py's HEARTBEAT_STALE_SECONDS default",
+        "2 seconds": "the examples' broker timeouts",
+        "3.5 seconds": "the bound tests/test_health.py asserts",
+        "10 seconds": "the liveness probe's periodSeconds in kubernetes.yaml",
+        "60 seconds": "WatchdogSec in the systemd unit",
+    },
     "metrics": {
         "15 to 60 seconds": "the example's FEED_MIN_BACKOFF_MS and FEED_MAX_BACKOFF_MS",
         "15 minutes": "the DeadLetters rule's window in alerts.yml",

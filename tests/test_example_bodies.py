@@ -62,8 +62,12 @@ def test_malformed_bodies_get_a_4xx_in_one_line_of_json(
             response = client.open(
                 url, method=method, data=body, content_type=content_type
             )
-            assert 400 <= response.status_code < 500, (url, content_type)
             assert response.data.count(b"\n") == 1, response.data
+            if method == "GET":
+                # A GET never reads its body: it answers as without one.
+                assert response.status_code < 500, (url, content_type)
+                continue
+            assert 400 <= response.status_code < 500, (url, content_type)
             assert set(response.get_json()) == {"error"}
     assert pending(example) == 0
 

@@ -51,6 +51,7 @@ SHOWN_REQUESTS = {
     "worker_tuning": ("/reports", {"seconds": "1"}),
     "logs": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
     "metrics": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
+    "health": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
 }
 
 

@@ -168,3 +168,17 @@ def systemd_analyze_verify(
     )
     # It reports unknown keys and bad values on stderr, and still exits 0.
     return result.returncode, result.stderr
+
+
+def copied_to_opt(example: Example) -> set[str]:
+    """The files the page's systemd commands copy into /opt/flask-app."""
+    [copy] = [
+        line
+        for line in example.commands("systemd")
+        if line.startswith("sudo cp ") and line.endswith(" /opt/flask-app/")
+    ]
+    return {
+        path.name
+        for word in shlex.split(copy)[2:-1]
+        for path in example.path.glob(word)
+    }

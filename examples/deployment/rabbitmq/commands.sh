@@ -30,7 +30,7 @@ docker compose stop worker
 # The app's code and virtualenv, owned by root, run by a user of its own.
 sudo useradd --system --no-create-home --shell /usr/sbin/nologin flask-app
 sudo install -d /opt/flask-app
-sudo cp app.py tasks.py requirements.txt /opt/flask-app/
+sudo cp *.py requirements.txt /opt/flask-app/
 sudo python3 -m venv /opt/flask-app/.venv
 sudo /opt/flask-app/.venv/bin/python -m pip install -r /opt/flask-app/requirements.txt
 # The secrets, readable by root alone.
