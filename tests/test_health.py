@@ -7,6 +7,7 @@ the app's /health/ready must then say what the page says: alive and ready;
 alive and not ready without the broker; not alive when a worker process
 hangs, or a message runs too long. The systemd unit's watchdog process
 sends WATCHDOG=1 to a socket standing in for systemd's while all is well.
+Under ``nox -s reliability``, the broker itself stops and starts again.
 """
 
 from __future__ import annotations
@@ -17,12 +18,15 @@ import shlex
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
+from support.broker_control import Control
 from support.brokers import hung_broker_url
 from support.deployment import parse_unit
 from support.examples import (
@@ -88,6 +92,17 @@ def worker_processes(env: dict[str, str]) -> list[int]:
     return sorted(int(path.name) for path in Path(env["HEARTBEAT_DIR"]).iterdir())
 
 
+def compose_web_check(example: Example, port: int) -> int:
+    """The compose file's web healthcheck, run here against the app on ``port``."""
+    services = yaml.safe_load((example.path / "compose.yaml").read_text())["services"]
+    _, *command = services["web"]["healthcheck"]["test"]
+    command[-1] = command[-1].replace("127.0.0.1:8000", f"127.0.0.1:{port}")
+    return subprocess.run(
+        [sys.executable if word == "python" else word for word in command],
+        capture_output=True, timeout=10, check=False,
+    ).returncode  # fmt: skip
+
+
 def get(example: Example, port: int, section: str | None, path: str = "") -> tuple:
     """GET a health URL of the app (the page's command for ``section``)."""
     if section:
@@ -123,6 +138,13 @@ def test_a_running_worker_is_alive_and_the_app_ready(
                 200,
                 {"status": "alive"},
             )
+            assert compose_web_check(example, port) == 0
+        # The file of a process that is gone, and never cleaned up: ignored.
+        gone = Path(env["HEARTBEAT_DIR"]) / str(2**22 + 1)  # Above any pid_max.
+        gone.touch()
+        os.utime(gone, (0, 0))
+        assert alive(example, env)
+        gone.unlink()
         # A clean stop removes each process's file: none is left to check.
         assert worker.terminate(timeout=30) == 0
         assert worker_processes(env) == []
@@ -151,6 +173,7 @@ def test_without_the_broker_the_app_is_not_ready_and_the_worker_stays_alive(
                 # The page: a hung broker's check gives up after 2 s.
                 assert took < 3.5, f"readiness took {took:.1f} s"
                 assert get(example, port, None, "/health/live")[0] == 200
+                assert compose_web_check(example, port) != 0
         finally:
             worker.kill_group()
 
@@ -186,6 +209,9 @@ def test_a_message_that_runs_too_long_stops_its_process_heartbeat(
                 )  # fmt: skip
             # 1 s into the import, then 2 s without a heartbeat: not alive.
             wait_for(lambda: not alive(example, env), timeout=8, what="a stuck message")
+            assert liveness(example, env).stderr.startswith(
+                "Not alive: worker process "
+            )
             # The import ends at 4 s: the heartbeats resume.
             wait_for(lambda: alive(example, env), timeout=8, what="liveness again")
         finally:
@@ -231,3 +257,26 @@ def test_the_watchdog_tells_systemd_while_every_process_beats(
             wait_for(notified, timeout=5, what="WATCHDOG=1 again")
         finally:
             worker.kill_group()
+
+
+@pytest.mark.reliability
+def test_stopping_the_broker_fails_readiness_not_liveness(
+    example: Example, env: dict[str, str], tmp_path: Path
+) -> None:
+    """The broker itself stopped and started again, as its admin would."""
+    control = Control(example.broker)
+    worker = start_worker(example, env, tmp_path)
+    try:
+        with example.web_server(tmp_path) as port:
+            assert get(example, port, "ready")[0] == 200
+            with control.down():
+                assert get(example, port, "ready") == (503, BROKER_UNAVAILABLE)
+                assert stays_false(lambda: not alive(example, env), seconds=5)
+            wait_for(
+                lambda: get(example, port, "ready")[0] == 200,
+                timeout=30,
+                what="readiness once the broker is back",
+            )
+            assert alive(example, env)
+    finally:
+        worker.kill_group()

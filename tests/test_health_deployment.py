@@ -49,6 +49,8 @@ def test_compose_checks_each_service(files: Example) -> None:
         "CMD",
         *liveness_command(files),
     ]
+    # A new /tmp, where health.py keeps its heartbeats, at each start.
+    assert services["worker"]["tmpfs"] == ["/tmp"]
     _, worker = split_env(files.procfile_command("worker"))
     assert services["worker"]["command"] == worker
     web_check = " ".join(services["web"]["healthcheck"]["test"])
@@ -95,6 +97,9 @@ def test_the_systemd_unit_restarts_a_hung_worker(
         f"/opt/flask-app/.venv/bin/{command} --fork-function health:watchdog"
     )
     assert service["NotifyAccess"] == "all"
+    # Without a watchdog, nothing restarts a hung worker; with systemd's own
+    # signal (SIGABRT), the main process dumps core instead of stopping cleanly.
+    assert (service["WatchdogSec"], service["WatchdogSignal"]) == ("60", "SIGTERM")
     assert service["Restart"] == "on-failure"
     environment = dict(pair.split("=", 1) for pair in service["Environment"].split())
     assert environment == {

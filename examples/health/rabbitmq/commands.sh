@@ -20,7 +20,8 @@ curl http://127.0.0.1:8000/health/ready
 # [docs:ready:end]
 
 # [docs:systemd]
-# On top of Deploy's service: the new files, and the unit with its watchdog.
+# Over the service of 'Run it as a service': the new files, and the unit
+# with its watchdog.
 sudo cp *.py requirements.txt /opt/flask-app/
 sudo /opt/flask-app/.venv/bin/python -m pip install -r /opt/flask-app/requirements.txt
 sudo cp flask-app-worker.service /etc/systemd/system/

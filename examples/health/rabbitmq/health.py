@@ -6,6 +6,7 @@ checks the files: the command a container's or a pod's liveness probe
 runs. ``watchdog`` does the same check for systemd's watchdog.
 """
 
+import logging
 import os
 import socket
 import sys
@@ -15,14 +16,19 @@ from pathlib import Path
 
 from dramatiq.middleware import Middleware
 
-# Where the heartbeats go: a folder of this worker's own.
-FOLDER = Path(os.environ.get("HEARTBEAT_DIR", "/tmp/flask-app-heartbeats"))
+# Where the heartbeats go: a folder of this worker's own, which no other
+# user of a shared /tmp can have made first.
+FOLDER = Path(
+    os.environ.get("HEARTBEAT_DIR", f"/tmp/flask-app-heartbeats-{os.getuid()}")
+)
 # A heartbeat every BEAT seconds; a process is hung after STALE seconds
 # without one. A message running longer than STUCK seconds stops its
 # process's heartbeats: keep STUCK above your actors' time limits.
 BEAT = float(os.environ.get("HEARTBEAT_SECONDS", "5"))
 STALE = float(os.environ.get("HEARTBEAT_STALE_SECONDS", "20"))
 STUCK = float(os.environ.get("HEARTBEAT_STUCK_SECONDS", "900"))
+
+logger = logging.getLogger(__name__)
 
 
 class Heartbeat(Middleware):
@@ -35,7 +41,7 @@ class Heartbeat(Middleware):
         self.lock = threading.Lock()  # No heartbeat after the file's removal.
 
     def after_worker_boot(self, broker, worker) -> None:
-        FOLDER.mkdir(parents=True, exist_ok=True)
+        FOLDER.mkdir(mode=0o700, parents=True, exist_ok=True)
         threading.Thread(target=self.beat, daemon=True).start()
 
     def after_worker_shutdown(self, broker, worker) -> None:
@@ -61,7 +67,10 @@ class Heartbeat(Middleware):
                 # A copy: the worker's threads add and remove messages meanwhile.
                 oldest = min(self.started.copy().values(), default=now)
                 if now - oldest < STUCK:
-                    self.path.touch()  # The heartbeat: the file's modification time.
+                    try:
+                        self.path.touch()  # The heartbeat: its modification time.
+                    except OSError as error:  # Say why liveness will fail.
+                        logger.error("Cannot write the heartbeat: %s", error)
             self.stopped.wait(BEAT)
 
 
@@ -107,7 +116,10 @@ def watchdog() -> None:
     with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as notify:
         while True:
             if not problems():
-                notify.sendto(b"WATCHDOG=1", address)
+                try:
+                    notify.sendto(b"WATCHDOG=1", address)
+                except OSError as error:  # Try again at the next beat.
+                    logger.error("Cannot reach systemd's watchdog: %s", error)
             time.sleep(BEAT)
 
 
