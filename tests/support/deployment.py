@@ -182,3 +182,16 @@ def copied_to_opt(example: Example) -> set[str]:
         for word in shlex.split(copy)[2:-1]
         for path in example.path.glob(word)
     }
+
+
+def compose_file_errors(path: Path) -> str:
+    """What the Compose Specification's JSON schema (as check-jsonschema ships
+    it) finds wrong in the compose file at ``path``; empty if nothing."""
+    result = subprocess.run(
+        ["check-jsonschema", "--builtin-schema", "vendor.compose-spec", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return "" if result.returncode == 0 else result.stdout + result.stderr
