@@ -89,7 +89,7 @@ def smoke(session: nox.Session, broker: str) -> None:
     modules = [
         str(path)
         for path in sorted(Path("tests").glob("test_*.py"))
-        if "@pytest.mark.smoke" in path.read_text()
+        if "pytest.mark.smoke" in path.read_text()
     ]
     run_in_parallel(session, f"{broker} and smoke", *modules)
 
