@@ -198,7 +198,7 @@ def test_a_message_that_runs_too_long_stops_its_process_heartbeat(
     example: Example, env: dict[str, str], tmp_path: Path
 ) -> None:
     env = {**env, "HEARTBEAT_STUCK_SECONDS": "1"}
-    with feed_server(200, delay=4) as feed_port:
+    with feed_server(200, delay=6) as feed_port:
         worker = start_worker(example, env, tmp_path)
         try:
             with example.web_server(tmp_path) as port:
@@ -207,12 +207,20 @@ def test_a_message_that_runs_too_long_stops_its_process_heartbeat(
                      f"http://127.0.0.1:{port}/feeds"],
                     capture_output=True, timeout=10, check=True,
                 )  # fmt: skip
-            # 1 s into the import, then 2 s without a heartbeat: not alive.
-            wait_for(lambda: not alive(example, env), timeout=8, what="a stuck message")
-            assert liveness(example, env).stderr.startswith(
-                "Not alive: worker process "
-            )
-            # The import ends at 4 s: the heartbeats resume.
+            # 1 s into the import, then 2 s without a heartbeat: not alive,
+            # until the import ends. Keep the check that failed: the next one
+            # may come after the end.
+            failed: list[subprocess.CompletedProcess] = []
+
+            def stuck() -> bool:
+                checked = liveness(example, env)
+                if checked.returncode:
+                    failed.append(checked)
+                return bool(failed)
+
+            wait_for(stuck, timeout=8, what="a stuck message")
+            assert failed[0].stderr.startswith("Not alive: worker process ")
+            # The import ends at 6 s: the heartbeats resume.
             wait_for(lambda: alive(example, env), timeout=8, what="liveness again")
         finally:
             worker.kill_group()
