@@ -77,12 +77,7 @@ def alive(example: Example, env: dict[str, str]) -> bool:
 
 
 def start_worker(example: Example, env: dict[str, str], tmp_path: Path) -> Process:
-    worker = Process(
-        example.procfile_command("worker"),
-        cwd=example.path,
-        env=env,
-        log=tmp_path / "worker.log",
-    )
+    worker = example.start("worker", tmp_path, env)
     wait_for(lambda: alive(example, env), timeout=20, what="the worker's heartbeats")
     return worker
 

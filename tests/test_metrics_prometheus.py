@@ -25,6 +25,7 @@ from support.examples import Example, example_params, with_empty_queues
 from support.feeds import feed_server
 from support.metrics import (
     SHOWN_BROKER_METRICS_PORT,
+    printed,
     prometheus,
     query,
     redis_exporter,
@@ -52,12 +53,6 @@ def post(url: str, feed: str) -> int:
         capture_output=True, text=True, timeout=10, check=True,
     )  # fmt: skip
     return int(answer.stdout)
-
-
-def printed(command: str) -> str:
-    return subprocess.run(
-        ["bash", "-c", command], capture_output=True, text=True, timeout=10, check=True
-    ).stdout
 
 
 def total(port: int, promql: str) -> float:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import shutil
+import subprocess
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator
@@ -163,6 +164,13 @@ def redis_exporter(example: Example, tmp_path: Path) -> Iterator[int]:
         yield port
     finally:
         server.kill_group()
+
+
+def printed(command: str, *, check: bool = True) -> str:
+    """What a page's shell command (a pipeline) printed."""
+    return subprocess.run(
+        ["bash", "-c", command], capture_output=True, text=True, timeout=10, check=check
+    ).stdout
 
 
 def ready(port: int) -> bool:
