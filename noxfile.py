@@ -106,7 +106,8 @@ def tests(session: nox.Session, broker: str) -> None:
     """
     prepare_broker_session(session, broker)
     run_in_parallel(
-        session, f"{broker} and not (reliability or local_brokers or measure)"
+        session,
+        f"{broker} and not (reliability or local_brokers or measure or cluster)",
     )
 
 
@@ -139,7 +140,8 @@ def measure(session: nox.Session, broker: str) -> None:
     # Two at a time: a timing taken on a machine busy with six tests at once
     # measures the machine.
     session.run(
-        "pytest", "-m", f"{broker} and (measure or figure)", "-n", "2", "-rA",
+        "pytest", "-m", f"{broker} and (measure or figure) and not cluster",
+        "-n", "2", "-rA",
         *session.posargs,
         env=RECORD_FIGURES,
     )  # fmt: skip
@@ -156,7 +158,7 @@ def regen(session: nox.Session, broker: str) -> None:
     """
     prepare_broker_session(session, broker)
     session.run(
-        "pytest", "-m", f"{broker} and not (reliability or local_brokers)",
+        "pytest", "-m", f"{broker} and not (reliability or local_brokers or cluster)",
         "-n", str(PARALLEL_TESTS), *session.posargs, env={"GUIDE_REGENERATE": "1"},
     )  # fmt: skip
 
@@ -176,6 +178,30 @@ def local_brokers(session: nox.Session) -> None:
         [EXAMPLES / topic / broker for topic in LOCAL_TOPICS for broker in BROKERS],
     )
     session.run("pytest", "-m", "local_brokers", "-rA", *session.posargs)
+
+
+@nox.session(default=False)
+@nox.parametrize("broker", list(BROKERS))
+def cluster(session: nox.Session, broker: str) -> None:
+    """Run the Scale out pages' examples on hosts and brokers of their own.
+
+    Each host is a sandbox with an address on a private network (root,
+    unshare, ip): the broker, the database, the web app, the worker hosts.
+    The tests measure what the pages show (throughput on one and two worker
+    hosts, a worker host's power cut) and write it to docs/_data. The
+    machine's shared brokers and database are never touched. Not part of
+    plain `nox`: .ci/run runs it after local_brokers.
+    """
+    install(session, ["test"], [EXAMPLES / "hosts" / broker])
+    modules = [
+        str(path)
+        for path in sorted(Path("tests").glob("test_*.py"))
+        if "pytest.mark.cluster" in path.read_text()
+    ]
+    session.run(
+        "pytest", "-m", f"{broker} and cluster", "-rA", *modules, *session.posargs,
+        env=RECORD_FIGURES,
+    )  # fmt: skip
 
 
 @nox.session(default=False, venv_backend="none")

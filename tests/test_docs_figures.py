@@ -94,6 +94,11 @@ RETRIES = "Dramatiq's default retries and backoff (min 15 s, max 7 days)"
 CONSUMER_TIMEOUT = "RabbitMQ's default consumer_timeout"
 SHUTDOWN = "Dramatiq's --worker-shutdown-timeout default and platforms' grace periods"
 SETTINGS: dict[str, dict[str, str]] = {
+    "hosts": {
+        "5 seconds": "database.py's connect_timeout",
+        "10 seconds": "the Redis broker's heartbeat_timeout, RabbitMQ's heartbeat",
+        "30 %": "where tests/test_hosts_power_off.py cuts the host",
+    },
     "health": {
         "5 seconds": "health.py's HEARTBEAT_SECONDS default",
         "15 minutes": "health.py's HEARTBEAT_STUCK_SECONDS default (900)",

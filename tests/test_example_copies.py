@@ -13,7 +13,13 @@ import pytest
 
 from support.examples import EXAMPLES
 
-SHARED = ["form_int", "form_address", "refuse_cut_off_body", "json_error"]
+SHARED = [
+    "form_int",
+    "form_address",
+    "form_url",
+    "refuse_cut_off_body",
+    "json_error",
+]
 
 
 def copies(function: str) -> dict[str, str]:
@@ -122,6 +128,7 @@ BROKER_ERRORS = {
 BROKEN_ON_PURPOSE = "the BROKEN module of troubleshooting's first problem"
 DIFFERENT_ON_PURPOSE = {
     "reliability/redis/tasks.py": "a 10 s heartbeat and maintenance on every call",
+    "hosts/redis/tasks.py": "a 10 s heartbeat: a lost host's messages come back soon",
     "troubleshooting/redis/late_broker.py": BROKEN_ON_PURPOSE,
     "troubleshooting/rabbitmq/late_broker.py": BROKEN_ON_PURPOSE,
     "deployment/rabbitmq/tasks.py": "ssl.SSLError: a TLS handshake can fail",

@@ -52,6 +52,7 @@ SHOWN_REQUESTS = {
     "logs": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
     "metrics": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
     "health": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
+    "hosts": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
 }
 
 

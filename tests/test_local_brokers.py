@@ -15,11 +15,9 @@ against it. ``nox -s local_brokers`` runs this module; plain ``nox`` does not.
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import shutil
-import subprocess
 import sys
 import time
 from collections.abc import Iterator
@@ -29,6 +27,7 @@ import pytest
 
 from markers import marked_lines
 from support.examples import EXAMPLES
+from support.hosts import SERVICE_FOLDERS, Sandbox, sandboxes_work
 from support.output import check_shown_output
 from support.processes import wait_for
 
@@ -39,158 +38,62 @@ PORTS = {"rabbitmq": 5672, "redis": 6379}
 # family's documentation range: a server bound to every interface answers
 # there, one bound to 127.0.0.1 refuses.
 OTHER_ADDRESSES = ("192.0.2.1", "2001:db8::1")
-# What the sandbox hides behind empty tmpfs mounts: where Debian's packages
-# keep the brokers' settings, data, logs and pid files.
-MASKED = (
-    "/etc/rabbitmq",
-    "/var/lib/rabbitmq",
-    "/var/log/rabbitmq",
-    "/var/lib/redis",
-    "/var/log/redis",
-    "/run",
-)
 SETUP = f"""
-ip link set lo up
 ip link add probe type veth peer name probe-peer
 ip address add {OTHER_ADDRESSES[0]}/24 dev probe
 ip address add {OTHER_ADDRESSES[1]}/64 dev probe nodad
 ip link set probe up
 ip link set probe-peer up
-for folder in {" ".join(MASKED)}; do
-  mount -t tmpfs -o mode=755 sandbox "$folder"
-done
-chown rabbitmq:rabbitmq /etc/rabbitmq /var/lib/rabbitmq /var/log/rabbitmq
-chown redis:redis /var/lib/redis /var/log/redis
 """
-
-
-def sandbox_works() -> bool:
-    if os.geteuid() != 0 or not (shutil.which("unshare") and shutil.which("nsenter")):
-        return False
-    probe = subprocess.run(
-        ["unshare", "--net", "--mount", "--pid", "--fork", "true"],
-        capture_output=True,
-        check=False,
-    )
-    return probe.returncode == 0
-
 
 pytestmark = [
     pytest.mark.local_brokers,
     pytest.mark.skipif(
-        not sandbox_works() or not shutil.which("rabbitmq-server"),
+        not sandboxes_work() or not shutil.which("rabbitmq-server"),
         reason="needs root, unshare, nsenter, and Debian's rabbitmq-server and "
         "redis-server packages",
     ),
 ]
 
 
-class Sandbox:
-    """A machine of its own for the brokers: namespaces held by one ``sleep``."""
-
-    def __init__(self, home: Path) -> None:
-        self.home = home
-        self.unshare = subprocess.Popen(
-            [
-                "unshare",
-                "--net",
-                "--mount",
-                "--pid",
-                "--fork",
-                "--mount-proc",
-                "--propagation",
-                "private",
-                "sleep",
-                "infinity",
-            ],
-            start_new_session=True,
-        )
-        children = Path(f"/proc/{self.unshare.pid}/task/{self.unshare.pid}/children")
-        wait_for(children.read_text, timeout=10, what="the sandbox's first process")
-        # PID 1 inside: when it dies, the kernel kills the rest of the sandbox.
-        self.pid = int(children.read_text().split()[0])
-        self.run(SETUP)
-        # Nothing of the machine's shows through before anything starts.
-        masked = self.run("findmnt --noheadings --output FSTYPE /var/lib/rabbitmq")
-        assert masked.stdout.strip() == "tmpfs"
-        assert not self.run("ss --listening --tcp --numeric --no-header").stdout
-
-    def run(
-        self, script: str, *, cwd: Path | str = "/", check: bool = True
-    ) -> subprocess.CompletedProcess[str]:
-        """Run ``script`` with sh -e in the sandbox, as root, from ``cwd``."""
-        return subprocess.run(
-            [
-                "nsenter",
-                f"--target={self.pid}",
-                "--net",
-                "--mount",
-                "--pid",
-                f"--wd={cwd}",
-                "sh",
-                "-ec",
-                script,
-            ],
-            env={**os.environ, "HOME": str(self.home), "PYTHONUNBUFFERED": "1"},
-            capture_output=True,
-            text=True,
-            timeout=180,
-            check=check,
-        )
-
-    def run_section(self, folder: Path, section: str) -> str:
-        """Run a commands.sh section as written, from its folder; return its output."""
-        script = "\n".join(
-            as_root(line) for line in marked_lines(folder / "commands.sh", section)
-        )
-        done = self.run("set -x\n" + script, cwd=folder, check=False)
-        assert done.returncode == 0, f"{section} failed:\n{done.stdout}{done.stderr}"
-        return done.stdout
-
-    def answering(self, port: int) -> dict[str, bool]:
-        """Which of 127.0.0.1 and the other interface's addresses accept on ``port``."""
-        hosts = ("127.0.0.1", *OTHER_ADDRESSES)
-        check = (
-            "import socket\n"
-            f"for host in {hosts!r}:\n"
-            "    try:\n"
-            f"        socket.create_connection((host, {port}), timeout=2).close()\n"
-            "        print(host, 'open')\n"
-            "    except OSError:\n"
-            "        print(host, 'closed')\n"
-        )
-        lines = self.run(f"{PYTHON} -c {shlex.quote(check)}").stdout.split("\n")
-        return {
-            host: state == "open"
-            for host, state in (line.split() for line in lines if line)
-        }
-
-    def close(self) -> None:
-        os.kill(self.pid, 9)
-        self.unshare.wait(timeout=30)
+def new_sandbox(home: Path) -> Sandbox:
+    """A sandbox with the brokers' folders empty and a second interface."""
+    sandbox = Sandbox(home, masked=SERVICE_FOLDERS, setup=SETUP)
+    # Nothing of the machine's shows through before anything starts.
+    masked = sandbox.run("findmnt --noheadings --output FSTYPE /var/lib/rabbitmq")
+    assert masked.stdout.strip() == "tmpfs"
+    assert not sandbox.run("ss --listening --tcp --numeric --no-header").stdout
+    return sandbox
 
 
-def as_root(line: str) -> str:
-    """``line`` as it runs here, where everything runs as root.
-
-    sudo is not installed on this machine, and the tests run as root, where
-    a leading ``sudo`` changes nothing these commands rely on. Dropping the
-    word keeps the machine as it is, rather than installing sudo for it.
-    """
-    command = line.removeprefix("sudo ")
-    assert "sudo" not in command.split(), f"sudo inside a command: {line}"
-    return command
+def answering(sandbox: Sandbox, port: int) -> dict[str, bool]:
+    """Which of 127.0.0.1 and the other interface's addresses accept on ``port``."""
+    hosts = ("127.0.0.1", *OTHER_ADDRESSES)
+    check = (
+        "import socket\n"
+        f"for host in {hosts!r}:\n"
+        "    try:\n"
+        f"        socket.create_connection((host, {port}), timeout=2).close()\n"
+        "        print(host, 'open')\n"
+        "    except OSError:\n"
+        "        print(host, 'closed')\n"
+    )
+    lines = sandbox.run(f"{PYTHON} -c {shlex.quote(check)}").stdout.split("\n")
+    return {
+        host: state == "open"
+        for host, state in (line.split() for line in lines if line)
+    }
 
 
 def only_on_loopback(sandbox: Sandbox, port: int) -> None:
     expected = {"127.0.0.1": True, **dict.fromkeys(OTHER_ADDRESSES, False)}
     wait_for(
-        lambda: sandbox.answering(port)["127.0.0.1"],
+        lambda: answering(sandbox, port)["127.0.0.1"],
         timeout=30,
         what=f"a server on 127.0.0.1:{port}",
         interval=0.5,
     )
-    assert sandbox.answering(port) == expected
+    assert answering(sandbox, port) == expected
 
 
 @pytest.fixture(scope="module", params=list(PORTS))
@@ -198,7 +101,7 @@ def machine(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, Sandbox]]:
     """One sandbox per broker, shared by this module's tests in file order."""
-    sandbox = Sandbox(tmp_path_factory.mktemp(f"home-{request.param}"))
+    sandbox = new_sandbox(tmp_path_factory.mktemp(f"home-{request.param}"))
     try:
         yield request.param, sandbox
     finally:

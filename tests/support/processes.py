@@ -79,9 +79,9 @@ PORTS_PER_PROCESS = 1_000
 _ports: Iterator[int] | None = None
 
 
-def port_is_open(port: int) -> bool:
+def port_is_open(port: int, host: str = "127.0.0.1") -> bool:
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+        with socket.create_connection((host, port), timeout=0.2):
             return True
     except OSError:
         return False

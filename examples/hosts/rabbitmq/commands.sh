@@ -1,0 +1,53 @@
+# Terminal commands from the guide, in the order it runs them.
+# Run them from this folder, on the host each section names.
+
+# [docs:install]
+python -m venv .venv
+. .venv/bin/activate
+python -m pip install -r requirements.txt
+# [docs:install:end]
+
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
+# [docs:broker-host]
+# On Debian or Ubuntu: the package runs RabbitMQ as a service.
+sudo mkdir -p /etc/rabbitmq
+sudo cp rabbitmq.conf /etc/rabbitmq/
+sudo apt-get install rabbitmq-server
+sudo service rabbitmq-server restart
+sudo rabbitmqctl await_startup
+# The user of the app and the workers. rabbitmqctl reads the
+# password from standard input: it never shows in the process list.
+printf '%s' "$RABBITMQ_PASSWORD" | sudo rabbitmqctl add_user flask-app
+sudo rabbitmqctl set_permissions flask-app '.*' '.*' '.*'
+# [docs:broker-host:end]
+
+# [docs:environment]
+# Where the broker and the database are. Your secrets
+# store sets RABBITMQ_PASSWORD and PGPASSWORD.
+export RABBITMQ_URL="amqp://flask-app:${RABBITMQ_PASSWORD}@198.51.100.10:5672"
+export DATABASE_URL="postgresql://flask_app@198.51.100.20:5432/app"
+# [docs:environment:end]
+
+# [docs:create-tables]
+python database.py
+# [docs:create-tables:end]
+
+# [docs:web-host]
+gunicorn --workers 2 --bind 198.51.100.30:8000 app:app
+# [docs:web-host:end]
+
+# [docs:worker-host]
+dramatiq tasks
+# [docs:worker-host:end]
+
+# [docs:request]
+curl --include --data url=https://example.com/ \
+  http://198.51.100.30:8000/imports
+# [docs:request:end]
+
+# [docs:status]
+curl http://198.51.100.30:8000/imports/3f2b8a1e-6c1d-4e6b-9a4f-0d2c5e7b9a10
+# [docs:status:end]

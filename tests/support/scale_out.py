@@ -1,0 +1,235 @@
+"""The Scale out page's machines: a broker host, a database host, a web host
+and worker hosts, each a sandbox on one private network (support/hosts.py).
+
+Each host runs what the page tells a reader to run there, as written: the
+broker host's commands, the web host's gunicorn, each worker host's
+``dramatiq``, all with the page's environment section first. The database
+host runs a PostgreSQL of its own, set up as the page's prose says (listening
+on its private address, a password for the app's user). This machine, at
+198.51.100.1, stands in for the internet with a feed server that counts who
+fetched what, and when.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import psycopg
+
+from markers import marked_lines
+from support.hosts import NETWORK, SERVICE_FOLDERS, Host, Lan, as_root
+from support.processes import port_is_open, wait_for
+
+BROKER, DATABASE, WEB = f"{NETWORK}.10", f"{NETWORK}.20", f"{NETWORK}.30"
+WORKERS = (41, 42)
+FEEDS_PORT = 8080
+FEED = b"<rss></rss>"
+
+
+@dataclass
+class Fetch:
+    at: float  # time.monotonic() when the request came in
+    path: str
+    host: str  # the client's address: which host fetched it
+
+
+@dataclass
+class FeedServer:
+    """Feeds at http://198.51.100.1:8080/<anything>, each ``delay`` s slow."""
+
+    delay: float = 0.5
+    fetches: list[Fetch] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        server = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                server.fetches.append(
+                    Fetch(time.monotonic(), self.path, self.client_address[0])
+                )
+                time.sleep(server.delay)
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(FEED)))
+                self.end_headers()
+                self.wfile.write(FEED)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.http = ThreadingHTTPServer((f"{NETWORK}.1", FEEDS_PORT), Handler)
+        self.http.daemon_threads = True
+        threading.Thread(target=self.http.serve_forever, daemon=True).start()
+
+    def url(self, name: str) -> str:
+        return f"http://{NETWORK}.1:{FEEDS_PORT}/{name}"
+
+    def times_fetched(self) -> Counter[str]:
+        return Counter(fetch.path for fetch in list(self.fetches))
+
+    def close(self) -> None:
+        self.http.shutdown()
+        self.http.server_close()
+
+
+class Hosts:
+    """The page's machines for one broker's example folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.broker_name = folder.name
+        self.secrets = {
+            "RABBITMQ_PASSWORD": secrets.token_urlsafe(18),
+            "REDIS_PASSWORD": secrets.token_urlsafe(18),
+            "PGPASSWORD": secrets.token_urlsafe(18),
+        }
+        self.workers: dict[int, tuple[Host, subprocess.Popen]] = {}
+        self.lan = Lan()
+        try:
+            self.feeds = FeedServer()
+            self.database = self.lan.host("database", 20, masked=("/run",))
+            start_postgresql(self.database, self.secrets["PGPASSWORD"])
+            self.broker = self.lan.host("broker", 10, masked=SERVICE_FOLDERS)
+            self.broker.run_section(folder, "broker-host", self.secrets)
+            self.web = self.lan.host("web", 30)
+            self.run_on(self.web, "create-tables")
+            self.web_server = self.web.start(
+                self.section_script("web-host"),
+                self.web.home / "web.log",
+                cwd=folder,
+                env=self.secrets,
+            )
+            wait_for(
+                lambda: port_is_open(8000, WEB),
+                timeout=30,
+                what=f"gunicorn on the web host:\n{self.log(self.web, 'web')}",
+            )
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def database_url(self) -> str:
+        return f"postgresql://flask_app:{self.secrets['PGPASSWORD']}@{DATABASE}/app"
+
+    def section_script(self, section: str) -> str:
+        """The environment section, then ``section``, as one script."""
+        lines = [*marked_lines(self.folder / "commands.sh", "environment")]
+        lines += marked_lines(self.folder / "commands.sh", section)
+        return "\n".join(as_root(line) for line in lines)
+
+    def run_on(self, host: Host, section: str, script: str = "") -> str:
+        done = host.run(
+            self.section_script(section) + script,
+            cwd=self.folder,
+            env=self.secrets,
+            check=False,
+        )
+        assert done.returncode == 0, f"{section} failed:\n{done.stdout}{done.stderr}"
+        return done.stdout
+
+    def start_worker_host(self, number: int) -> Host:
+        """A new worker host at 198.51.100.<number>, running the page's worker."""
+        host = self.lan.host(f"worker{number}", number)
+        worker = host.start(
+            self.section_script("worker-host"),
+            host.home / "worker.log",
+            cwd=self.folder,
+            env=self.secrets,
+        )
+        self.workers[number] = (host, worker)
+        return host
+
+    def stop_worker_host(self, number: int) -> None:
+        """Stop the worker as systemd would (SIGTERM, then wait), and the host."""
+        host, worker = self.workers.pop(number)
+        os.killpg(worker.pid, signal.SIGTERM)
+        worker.wait(timeout=60)
+        host.close()
+
+    def power_off(self, number: int) -> None:
+        host, _ = self.workers.pop(number)
+        host.power_off()
+
+    def send(self, count: int, prefix: str) -> None:
+        """Queue ``count`` imports from the web host, with the example's actor."""
+        script = (
+            "\npython - <<'EOF'\n"
+            "import uuid\n"
+            "from tasks import import_feed\n"
+            f"for n in range({count}):\n"
+            f"    import_feed.send(str(uuid.uuid4()), {self.feeds.url(prefix)!r} + str(n))\n"
+            "EOF\n"
+        )
+        self.web.run(
+            "\n".join(
+                as_root(line)
+                for line in marked_lines(self.folder / "commands.sh", "environment")
+            )
+            + script,
+            cwd=self.folder,
+            env=self.secrets,
+        )
+
+    def query(self, sql: str, *args: object) -> list[tuple]:
+        with psycopg.connect(self.database_url, connect_timeout=5) as db:
+            cursor = db.execute(sql, args)
+            return cursor.fetchall() if cursor.description else []
+
+    def done(self) -> int:
+        return self.query("SELECT count(*) FROM imports")[0][0]
+
+    def log(self, host: Host, name: str) -> str:
+        path = host.home / f"{name}.log"
+        return path.read_text()[-3000:] if path.is_file() else ""
+
+    def close(self) -> None:
+        if hasattr(self, "feeds"):
+            self.feeds.close()
+        self.lan.close()  # With every host on it.
+
+
+def start_postgresql(host: Host, password: str) -> None:
+    """A PostgreSQL server on the database host, as the page describes it:
+    on the private address, with a password for the app's user, flask_app."""
+    # Debian's layout: /usr/lib/postgresql/<version>/bin, the newest.
+    pg_bin = (
+        Path("/usr/lib/postgresql") / max(os.listdir("/usr/lib/postgresql")) / "bin"
+    )
+    data = host.home / "pgdata"
+    host.home.chmod(0o755)
+    host.run(
+        f"""
+        install -d -o postgres -m 700 {data}
+        install -d -o postgres -m 755 /run/postgresql
+        runuser -u postgres -- {pg_bin}/initdb --pgdata={data} --username=postgres \
+            --auth-local=trust --auth-host=scram-sha-256 > /dev/null
+        echo 'host all all {NETWORK}.0/24 scram-sha-256' >> {data}/pg_hba.conf
+        runuser -u postgres -- {pg_bin}/pg_ctl --pgdata={data} \
+            --log={data}/server.log --wait --silent \
+            --options='-c listen_addresses={host.address}' start
+        runuser -u postgres -- psql --quiet --host=/run/postgresql \
+            --command="CREATE ROLE flask_app LOGIN PASSWORD '{password}'" \
+            --command="CREATE DATABASE app OWNER flask_app"
+        """
+    )
+
+
+@contextmanager
+def hosts(folder: Path) -> Iterator[Hosts]:
+    machines = Hosts(folder)
+    try:
+        yield machines
+    finally:
+        machines.close()

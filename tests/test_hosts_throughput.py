@@ -1,0 +1,69 @@
+"""Scale out, "Add a worker host": a second worker host doubles the throughput.
+
+The imports wait on a slow feed server (0.5 s each), as imports from the
+internet do: the work is waiting, not computing, so a second host with the
+same command takes twice as many at a time. The same number of imports
+runs on one worker host, then on two; the rate counts the imports done
+between the 10th and the 90th percentile of their finishing times (in the
+database's clock), leaving out the hosts' start and the last stragglers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from support.examples import example_params
+from support.figures import record
+from support.hosts import sandboxes_work
+from support.processes import wait_for
+from support.scale_out import WORKERS, Hosts, hosts
+
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(not sandboxes_work(), reason="needs root, unshare and ip"),
+]
+IMPORTS = 640
+GOAL = 1.8
+
+
+@pytest.fixture(scope="module", params=example_params("hosts"))
+def machines(request: pytest.FixtureRequest) -> Iterator[Hosts]:
+    with hosts(request.param) as started:
+        yield started
+
+
+def imports_per_second(machines: Hosts, worker_hosts: int) -> float:
+    machines.query("TRUNCATE imports")
+    machines.send(IMPORTS, f"run-on-{worker_hosts}-")
+    for number in WORKERS[:worker_hosts]:
+        machines.start_worker_host(number)
+    wait_for(
+        lambda: machines.done() == IMPORTS,
+        timeout=IMPORTS / 10,
+        what=f"{IMPORTS} imports on {worker_hosts} worker hosts",
+        interval=0.5,
+    )
+    for number in WORKERS[:worker_hosts]:
+        machines.stop_worker_host(number)
+    finished = [
+        float(at)
+        for [at] in machines.query(
+            "SELECT extract(epoch FROM done_at) FROM imports ORDER BY 1"
+        )
+    ]
+    first, last = IMPORTS // 10, IMPORTS * 9 // 10
+    return (last - first) / (finished[last] - finished[first])
+
+
+@pytest.mark.figure
+def test_a_second_worker_host_doubles_the_throughput(machines: Hosts) -> None:
+    one = imports_per_second(machines, 1)
+    two = imports_per_second(machines, 2)
+
+    print(f"{machines.broker_name}: {one:.1f}/s on one host, {two:.1f}/s on two")
+    record("hosts", f"throughput.{machines.broker_name}.one", round(one, 1))
+    record("hosts", f"throughput.{machines.broker_name}.two", round(two, 1))
+    record("hosts", f"throughput.{machines.broker_name}.ratio", round(two / one, 2))
+    assert two / one >= GOAL
