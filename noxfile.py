@@ -192,7 +192,7 @@ def cluster(session: nox.Session, broker: str) -> None:
     machine's shared brokers and database are never touched. Not part of
     plain `nox`: .ci/run runs it after local_brokers.
     """
-    install(session, ["test"], [EXAMPLES / "hosts" / broker])
+    install(session, ["test"], [EXAMPLES / topic / broker for topic in SCALE_OUT])
     modules = [
         str(path)
         for path in sorted(Path("tests").glob("test_*.py"))
@@ -346,6 +346,8 @@ LOCAL_TOPICS = (
     "results",
     "reliability",
 )
+# The Scale out pages' examples: nox -s cluster runs them on hosts.
+SCALE_OUT = ("hosts", "ha")
 EVERY_EXAMPLE = sorted(path.parent for path in EXAMPLES.glob("*/*/commands.sh"))
 
 

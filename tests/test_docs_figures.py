@@ -94,6 +94,12 @@ RETRIES = "Dramatiq's default retries and backoff (min 15 s, max 7 days)"
 CONSUMER_TIMEOUT = "RabbitMQ's default consumer_timeout"
 SHUTDOWN = "Dramatiq's --worker-shutdown-timeout default and platforms' grace periods"
 SETTINGS: dict[str, dict[str, str]] = {
+    "ha": {
+        "5 seconds": "sentinel.conf's down-after-milliseconds",
+        "2 seconds": "the examples' broker timeouts (pika's stack_timeout)",
+        "2-second": "the examples' broker timeouts (PublishTimeout)",
+        "30 %": "where tests/test_ha_failover.py crashes the node",
+    },
     "hosts": {
         "5 seconds": "database.py's connect_timeout",
         "10 seconds": "the Redis broker's heartbeat_timeout, RabbitMQ's heartbeat",

@@ -53,6 +53,7 @@ SHOWN_REQUESTS = {
     "metrics": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
     "health": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
     "hosts": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
+    "ha": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
 }
 
 

@@ -1,4 +1,4 @@
-"""Scale out: the example runs on one machine first, as the Procfile gives it.
+"""Scale out: each example runs on one machine first, as the Procfile gives it.
 
 The Procfile's app and worker run against the test's broker and a database
 of the test's own; the page's two curl commands, pointed at this machine,
@@ -25,9 +25,19 @@ PAGE_HOST = "198.51.100.30:8000"
 SHOWN_ID = "3f2b8a1e-6c1d-4e6b-9a4f-0d2c5e7b9a10"
 
 
-@pytest.fixture(name="example", params=example_params("hosts"))
+@pytest.fixture(
+    name="example",
+    params=[
+        pytest.param(param.values[0], id=f"{topic}-{param.id}", marks=param.marks)
+        for topic in ("hosts", "ha")
+        for param in example_params(topic)
+    ],
+)
 def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from with_empty_queues(Example(request.param), queues=("hosts",))
+    # Each topic's queue has the topic's name.
+    yield from with_empty_queues(
+        Example(request.param), queues=(request.param.parent.name,)
+    )
 
 
 @pytest.fixture(name="database_url")

@@ -33,14 +33,18 @@ SERVICE_FOLDERS = (
     "/etc/rabbitmq",
     "/var/lib/rabbitmq",
     "/var/log/rabbitmq",
+    "/etc/redis",
     "/var/lib/redis",
     "/var/log/redis",
     "/run",
 )
+# Each masked folder is empty, but for the settings file the package installs.
+PACKAGE_FILES = {"/etc/redis": "redis.conf"}
 OWNERS = {
     "/etc/rabbitmq": "rabbitmq",
     "/var/lib/rabbitmq": "rabbitmq",
     "/var/log/rabbitmq": "rabbitmq",
+    "/etc/redis": "redis",
     "/var/lib/redis": "redis",
     "/var/log/redis": "redis",
 }
@@ -91,11 +95,16 @@ class Sandbox:
         wait_for(children.read_text, timeout=10, what="the sandbox's first process")
         # PID 1 inside: when it dies, the kernel kills the rest of the sandbox.
         self.pid = int(children.read_text().split()[0])
-        mounts = "".join(
-            f"mount -t tmpfs -o mode=755 sandbox {folder}\n"
-            + (f"chown {OWNERS[folder]}: {folder}\n" if folder in OWNERS else "")
-            for folder in masked
-        )
+        mounts = ""
+        for folder in masked:
+            kept = PACKAGE_FILES.get(folder)
+            if kept:
+                mounts += f"cp -p {folder}/{kept} {home}/{kept}\n"
+            mounts += f"mount -t tmpfs -o mode=755 sandbox {folder}\n"
+            if folder in OWNERS:
+                mounts += f"chown {OWNERS[folder]}: {folder}\n"
+            if kept:
+                mounts += f"mv {home}/{kept} {folder}/{kept}\n"
         self.run(f"ip link set lo up\n{mounts}{setup}")
 
     def run(
@@ -175,7 +184,7 @@ def as_root(line: str) -> str:
     these commands rely on. Dropping the word keeps the machine as it is,
     rather than installing sudo for it.
     """
-    command = re.sub(r"(^|\|\s*)sudo ", r"\1", line)
+    command = re.sub(r"(^\s*|\|\s*)sudo ", r"\1", line)
     assert "sudo" not in command.split(), f"sudo inside a command: {line}"
     return command
 

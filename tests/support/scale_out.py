@@ -91,17 +91,18 @@ class Hosts:
         self.broker_name = folder.name
         self.secrets = {
             "RABBITMQ_PASSWORD": secrets.token_urlsafe(18),
+            "ERLANG_COOKIE": secrets.token_urlsafe(18),
             "REDIS_PASSWORD": secrets.token_urlsafe(18),
             "PGPASSWORD": secrets.token_urlsafe(18),
         }
         self.workers: dict[int, tuple[Host, subprocess.Popen]] = {}
+        self.brokers: dict[str, Host] = {}
         self.lan = Lan()
         try:
             self.feeds = FeedServer()
             self.database = self.lan.host("database", 20, masked=("/run",))
             start_postgresql(self.database, self.secrets["PGPASSWORD"])
-            self.broker = self.lan.host("broker", 10, masked=SERVICE_FOLDERS)
-            self.broker.run_section(folder, "broker-host", self.secrets)
+            BROKER_HOSTS[folder.parent.name, folder.name](self)
             self.web = self.lan.host("web", 30)
             self.run_on(self.web, "create-tables")
             self.web_server = self.web.start(
@@ -118,6 +119,17 @@ class Hosts:
         except BaseException:
             self.close()
             raise
+
+    def broker_node(self, name: str, number: int, *sections: str) -> Host:
+        """A broker host named ``name`` that runs the page's ``sections``, in
+        order, with its own address in NODE_ADDRESS."""
+        host = self.lan.host(name, number, masked=SERVICE_FOLDERS)
+        for section in sections:
+            host.run_section(
+                self.folder, section, {**self.secrets, "NODE_ADDRESS": host.address}
+            )
+        self.brokers[name] = host
+        return host
 
     @property
     def database_url(self) -> str:
@@ -190,14 +202,44 @@ class Hosts:
     def done(self) -> int:
         return self.query("SELECT count(*) FROM imports")[0][0]
 
-    def log(self, host: Host, name: str) -> str:
+    def log(self, host: Host, name: str, *, whole: bool = False) -> str:
+        """The log of ``name`` on ``host``: its end, or all of it."""
         path = host.home / f"{name}.log"
-        return path.read_text()[-3000:] if path.is_file() else ""
+        text = path.read_text() if path.is_file() else ""
+        return text if whole else text[-3000:]
 
     def close(self) -> None:
         if hasattr(self, "feeds"):
             self.feeds.close()
         self.lan.close()  # With every host on it.
+
+
+def one_broker_host(machines: Hosts) -> None:
+    """Scale out's broker: one host, as the page starts it."""
+    machines.broker_node("broker", 10, "broker-host")
+
+
+def rabbitmq_cluster(machines: Hosts) -> None:
+    """Three RabbitMQ nodes, each on a host of its own, joined in a cluster."""
+    machines.broker_node("rabbit-1", 11, "every-node")
+    for number in (12, 13):
+        machines.broker_node(f"rabbit-{number - 10}", number, "every-node", "join")
+    machines.brokers["rabbit-1"].run_section(machines.folder, "user", machines.secrets)
+
+
+def redis_sentinel(machines: Hosts) -> None:
+    """A primary and its replica, and three Sentinels, on three hosts."""
+    machines.broker_node("redis-1", 11, "primary", "sentinel")
+    machines.broker_node("redis-2", 12, "replica", "sentinel")
+    machines.broker_node("redis-3", 13, "sentinel")
+
+
+BROKER_HOSTS = {
+    ("hosts", "rabbitmq"): one_broker_host,
+    ("hosts", "redis"): one_broker_host,
+    ("ha", "rabbitmq"): rabbitmq_cluster,
+    ("ha", "redis"): redis_sentinel,
+}
 
 
 def start_postgresql(host: Host, password: str) -> None:

@@ -20,7 +20,7 @@ sudo service rabbitmq-server restart
 sudo rabbitmqctl await_startup
 # The user of the app and the workers. rabbitmqctl reads the
 # password from standard input: it never shows in the process list.
-printf '%s' "$RABBITMQ_PASSWORD" | sudo rabbitmqctl add_user flask-app
+printf '%s' "${RABBITMQ_PASSWORD:?}" | sudo rabbitmqctl add_user flask-app
 sudo rabbitmqctl set_permissions flask-app '.*' '.*' '.*'
 # [docs:broker-host:end]
 

@@ -24,13 +24,20 @@ DATABASE_ERRORS: tuple[type[Exception], ...] = (psycopg.OperationalError,)
 def connect() -> psycopg.Connection:
     """A new connection, for one task or one request: close it when done.
 
-    5 s to connect (a host that vanished never refuses: without a bound,
-    the wait lasts minutes), 5 s for a lock, 10 s for any one statement.
+    A host that vanished never refuses a connection and never answers: bound
+    every wait, or it lasts minutes. 5 s to connect; 10 s for any reply once
+    connected (tcp_user_timeout); on the server, 5 s for a lock, 10 s for a
+    statement, and 10 s for a client that opened a transaction and went
+    silent, so that its locks do not outlive it.
     """
     return psycopg.connect(
         DATABASE_URL,
         connect_timeout=5,
-        options="-c lock_timeout=5s -c statement_timeout=10s",
+        tcp_user_timeout=10_000,
+        options=(
+            "-c lock_timeout=5s -c statement_timeout=10s"
+            " -c idle_in_transaction_session_timeout=10s"
+        ),
         # Each statement commits on its own; `with db.transaction():` groups
         # the ones that must commit together.
         autocommit=True,

@@ -46,10 +46,11 @@ logger = logging.getLogger(__name__)
 
 @dramatiq.actor(queue_name="hosts", max_retries=3, min_backoff=15_000)
 def import_feed(import_id: str, url: str) -> None:
-    # The slow part, outside any transaction: a server that does not answer
-    # within 10 s raises URLError, and Dramatiq retries the message.
+    # The slow part, outside any transaction. A server that refuses, or
+    # waits over 10 s to connect or to send more, raises an OSError (URLError,
+    # TimeoutError), and Dramatiq retries the message. Read 10 MB at most.
     with urllib.request.urlopen(url, timeout=10) as response:
-        feed = response.read()
+        feed = response.read(10_000_000)
 
     # Any host may run any copy of this message: the record that the import
     # is done lives in the database they all share, not on this host's disk.

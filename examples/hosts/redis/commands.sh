@@ -12,11 +12,14 @@ python -m pip install -r requirements.txt
 # [docs:activate:end]
 
 # [docs:broker-host]
-mkdir -p ~/redis-data
-# The password goes in through standard input (-): unlike an
-# option, it never shows in the process list.
-printf 'requirepass "%s"\n' "$REDIS_PASSWORD" |
-  redis-server redis.conf --dir ~/redis-data -
+# On Debian or Ubuntu: the package runs Redis as a service.
+sudo apt-get install redis-server
+# Add these settings and the password at the end of the package's
+# settings file, which only root and the redis user can read.
+sudo tee -a /etc/redis/redis.conf < redis.conf > /dev/null
+printf 'requirepass "%s"\n' "${REDIS_PASSWORD:?}" |
+  sudo tee -a /etc/redis/redis.conf > /dev/null
+sudo service redis-server restart
 # [docs:broker-host:end]
 
 # [docs:environment]
