@@ -16,33 +16,21 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from itertools import pairwise
 from urllib.parse import urlencode
 
 import pytest
 
-from support.examples import example_params
 from support.figures import record
-from support.hosts import sandboxes_work
 from support.processes import wait_for
-from support.scale_out import WEB, WORKERS, Hosts, hosts
+from support.scale_out import CLUSTER, WEB, Hosts, machines_fixture
 
-pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.skipif(not sandboxes_work(), reason="needs root, unshare and ip"),
-]
+pytestmark = CLUSTER
 IMPORTS = 2000
 PER_SECOND = 40
 
-
-@pytest.fixture(scope="module", params=example_params("ha"))
-def machines(request: pytest.FixtureRequest) -> Iterator[Hosts]:
-    with hosts(request.param) as started:
-        for number in WORKERS:
-            started.start_worker_host(number)
-        yield started
+fixture_machines = machines_fixture("ha", worker_hosts=2)
 
 
 def rabbitmq_queues(machines: Hosts, node: str) -> list[list[str]]:
@@ -79,6 +67,43 @@ def test_every_queue_lives_on_every_node(machines: Hosts) -> None:
         assert queues == dict.fromkeys(("ha", "ha.DQ", "ha.XQ"), expected)
     else:
         assert primary(machines, "redis-3") == machines.brokers["redis-1"].address
+        # The three Sentinels know each other, so two of them can agree on a
+        # failover: they find each other through the primary, every 2 s or so.
+        checks: list[str] = []
+
+        def quorum() -> bool:
+            checks.append(
+                machines.brokers["redis-3"]
+                .run(
+                    "redis-cli -h $NODE_ADDRESS -p 26379 sentinel ckquorum dramatiq",
+                    env={
+                        "REDISCLI_AUTH": machines.secrets["REDIS_PASSWORD"],
+                        "NODE_ADDRESS": machines.brokers["redis-3"].address,
+                    },
+                )
+                .stdout
+            )
+            return checks[-1].startswith("OK 3 usable Sentinels")
+
+        wait_for(quorum, timeout=30, what="three Sentinels", interval=0.5)
+        # And the replica follows the primary.
+        wait_for(
+            lambda: (
+                "connected_slaves:1"
+                in machines.brokers["redis-1"]
+                .run(
+                    "redis-cli -h $NODE_ADDRESS info replication",
+                    env={
+                        "REDISCLI_AUTH": machines.secrets["REDIS_PASSWORD"],
+                        "NODE_ADDRESS": machines.brokers["redis-1"].address,
+                    },
+                )
+                .stdout
+            ),
+            timeout=30,
+            what="the replica to follow the primary",
+            interval=0.5,
+        )
 
 
 class Client:
@@ -143,7 +168,8 @@ def test_a_broker_node_crashes_in_the_middle_of_2000_imports(machines: Hosts) ->
     assert not client.thread.is_alive()
 
     # Every accepted import, unless the broker lost it, ends up done: wait
-    # until the count stops growing for 30 s, the workers' longest retry.
+    # until it is, or until the count stops growing for 30 s (no import
+    # here fails, so none waits for a retry).
     counts = [(time.monotonic(), machines.done())]
 
     def settled() -> bool:
@@ -160,7 +186,8 @@ def test_a_broker_node_crashes_in_the_middle_of_2000_imports(machines: Hosts) ->
     )
     done = {import_id for import_id, _ in rows}
     lost = client.accepted - done
-    assert done <= client.accepted  # Nothing the app refused ran.
+    # A 503 after the message was sent, but not confirmed, may still run.
+    ran_though_refused = done - client.accepted
     # The pause: the longest time after the crash when no import finished.
     finished = sorted(float(at) for _, at in rows if float(at) > float(cut_at))
     pause = max(b - a for a, b in pairwise([float(cut_at), *finished]))
@@ -179,14 +206,13 @@ def test_a_broker_node_crashes_in_the_middle_of_2000_imports(machines: Hosts) ->
         f"{max(refused, default=0):.1f} s after the crash), slowest answer "
         f"{client.slowest:.1f} s; {len(lost)} accepted imports lost; "
         f"{twice} ran twice, {absorbed} copies skipped; no import finished for "
-        f"{pause:.1f} s"
+        f"{pause:.1f} s; {len(ran_though_refused)} answered 503 and ran"
     )
-    record("ha", f"{name}.accepted", len(client.accepted))
-    record("ha", f"{name}.refused", len(refused))
-    record("ha", f"{name}.lost", len(lost))
-    record("ha", f"{name}.skipped_copies", absorbed)
-    record("ha", f"{name}.pause", round(pause, 1))
-    record("ha", f"{name}.slowest_answer", round(client.slowest, 1))
+    assert len(client.accepted) + len(refused) == IMPORTS
+    assert len(ran_though_refused) <= len(refused)
+    # Every answer within the app's bounds: a few seconds, never the whole
+    # failover.
+    assert client.slowest < 10
     if name == "rabbitmq":
         # Two of three nodes stay up, a majority: nothing may be lost, and
         # the app may answer 503 only while they elect the queue's new
@@ -195,5 +221,10 @@ def test_a_broker_node_crashes_in_the_middle_of_2000_imports(machines: Hosts) ->
         assert all(0 <= after < 10 for after in refused), refused
     else:
         # No primary takes writes until the Sentinels promote the replica.
-        assert all(0 <= after < 60 for after in refused), refused
-    assert len(client.accepted) + len(refused) == IMPORTS
+        assert all(0 <= after < 30 for after in refused), refused
+    record("ha", f"{name}.accepted", len(client.accepted))
+    record("ha", f"{name}.refused", len(refused))
+    record("ha", f"{name}.lost", len(lost))
+    record("ha", f"{name}.skipped_copies", absorbed)
+    record("ha", f"{name}.pause", round(pause, 1))
+    record("ha", f"{name}.slowest_answer", round(client.slowest, 1))

@@ -14,29 +14,19 @@ from __future__ import annotations
 import json
 import time
 import urllib.request
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode, urlsplit
 
 import pytest
 
-from support.examples import example_params
 from support.figures import record
-from support.hosts import sandboxes_work
 from support.processes import wait_for
-from support.scale_out import WEB, WORKERS, Hosts, hosts
+from support.scale_out import CLUSTER, WEB, WORKERS, Hosts, machines_fixture
 
-pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.skipif(not sandboxes_work(), reason="needs root, unshare and ip"),
-]
+pytestmark = CLUSTER
 IMPORTS = 2000
 
-
-@pytest.fixture(scope="module", params=example_params("hosts"))
-def machines(request: pytest.FixtureRequest) -> Iterator[Hosts]:
-    with hosts(request.param) as started:
-        yield started
+fixture_machines = machines_fixture("hosts")
 
 
 def post_import(url: str) -> str:

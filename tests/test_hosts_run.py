@@ -11,26 +11,14 @@ from __future__ import annotations
 import json
 import shlex
 import subprocess
-from collections.abc import Iterator
-
-import pytest
 
 from markers import marked_lines
-from support.examples import example_params
-from support.hosts import sandboxes_work
 from support.processes import wait_for
-from support.scale_out import WORKERS, Hosts, hosts
+from support.scale_out import CLUSTER, WORKERS, Hosts, machines_fixture
 
-pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.skipif(not sandboxes_work(), reason="needs root, unshare and ip"),
-]
+pytestmark = CLUSTER
 
-
-@pytest.fixture(scope="module", params=example_params("hosts"))
-def machines(request: pytest.FixtureRequest) -> Iterator[Hosts]:
-    with hosts(request.param) as started:
-        yield started
+fixture_machines = machines_fixture("hosts")
 
 
 def curl(machines: Hosts, section: str, **replace: str) -> str:

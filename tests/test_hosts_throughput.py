@@ -11,28 +11,18 @@ database's clock), leaving out the hosts' start and the last stragglers.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 
 import pytest
 
-from support.examples import example_params
 from support.figures import record
-from support.hosts import sandboxes_work
 from support.processes import wait_for
-from support.scale_out import WORKERS, Hosts, hosts
+from support.scale_out import CLUSTER, WORKERS, Hosts, machines_fixture
 
-pytestmark = [
-    pytest.mark.cluster,
-    pytest.mark.skipif(not sandboxes_work(), reason="needs root, unshare and ip"),
-]
+pytestmark = CLUSTER
 IMPORTS = 640
 GOAL = 1.8
 
-
-@pytest.fixture(scope="module", params=example_params("hosts"))
-def machines(request: pytest.FixtureRequest) -> Iterator[Hosts]:
-    with hosts(request.param) as started:
-        yield started
+fixture_machines = machines_fixture("hosts")
 
 
 def imports_per_second(machines: Hosts, worker_hosts: int) -> float:

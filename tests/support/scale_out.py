@@ -26,9 +26,18 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psycopg
+import pytest
 
 from markers import marked_lines
-from support.hosts import NETWORK, SERVICE_FOLDERS, Host, Lan, as_root
+from support.examples import example_params
+from support.hosts import (
+    NETWORK,
+    SERVICE_FOLDERS,
+    Host,
+    Lan,
+    as_root,
+    sandboxes_work,
+)
 from support.processes import port_is_open, wait_for
 
 BROKER, DATABASE, WEB = f"{NETWORK}.10", f"{NETWORK}.20", f"{NETWORK}.30"
@@ -275,3 +284,24 @@ def hosts(folder: Path) -> Iterator[Hosts]:
         yield machines
     finally:
         machines.close()
+
+
+# The marks of every Scale out test module: nox -s cluster runs them, as root.
+CLUSTER = [
+    pytest.mark.cluster,
+    pytest.mark.skipif(not sandboxes_work(), reason="needs root, unshare and ip"),
+]
+
+
+def machines_fixture(topic: str, *, worker_hosts: int = 0):
+    """The fixture "machines": the hosts of ``topic``'s page, once a module
+    for each broker, with ``worker_hosts`` worker hosts started."""
+
+    @pytest.fixture(name="machines", scope="module", params=example_params(topic))
+    def machines(request: pytest.FixtureRequest) -> Iterator[Hosts]:
+        with hosts(request.param) as started:
+            for number in WORKERS[:worker_hosts]:
+                started.start_worker_host(number)
+            yield started
+
+    return machines

@@ -15,12 +15,12 @@ python -m pip install -r requirements.txt
 # On rabbit-1, rabbit-2 and rabbit-3, Debian or Ubuntu.
 sudo mkdir -p /etc/rabbitmq
 sudo cp rabbitmq.conf /etc/rabbitmq/
-echo "listeners.tcp.1 = $NODE_ADDRESS:5672" |
+echo "listeners.tcp.1 = ${NODE_ADDRESS:?}:5672" |
   sudo tee -a /etc/rabbitmq/rabbitmq.conf > /dev/null
 sudo apt-get install rabbitmq-server
 # The nodes' shared secret: the same Erlang cookie on all three.
 sudo service rabbitmq-server stop
-printf '%s' "$ERLANG_COOKIE" |
+printf '%s' "${ERLANG_COOKIE:?}" |
   sudo tee /var/lib/rabbitmq/.erlang.cookie > /dev/null
 sudo chown rabbitmq: /var/lib/rabbitmq/.erlang.cookie
 sudo chmod 400 /var/lib/rabbitmq/.erlang.cookie

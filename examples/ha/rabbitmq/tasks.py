@@ -38,6 +38,12 @@ class QuorumRabbitmqBroker(RabbitmqBroker):
         )
 
 
+# The class overrides two private methods: fail here, not with classic queues
+# in production, if a Dramatiq release renames them.
+for method in ("_build_queue_arguments", "_declare_xq_queue"):
+    if not hasattr(RabbitmqBroker, method):
+        raise RuntimeError(f"RabbitmqBroker has no {method}(): see tasks.py")
+
 broker = QuorumRabbitmqBroker(
     # Every node of the cluster, separated by ";" (see "Point the app and
     # the workers at every node"): pika tries them in order, at every new

@@ -13,35 +13,45 @@ python -m pip install -r requirements.txt
 
 # [docs:primary]
 # On redis-1. Redis rewrites its settings file at a failover, the
-# passwords included: each host runs a copy of its own, yours to
-# read only. The passwords go in through standard input (-):
-# requirepass for clients, masterauth for a replica's connection
-# to the primary, since either server may become the primary.
+# passwords included: each host writes its copy once, for its owner
+# only, with its own address, and never copies over it again.
+sudo apt-get install redis-server
 mkdir -p ~/redis-data
-install -m 600 redis.conf ~/redis.conf
-printf 'requirepass "%s"\nmasterauth "%s"\n' \
-  "${REDIS_PASSWORD:?}" "$REDIS_PASSWORD" |
-  redis-server ~/redis.conf --bind "$NODE_ADDRESS" \
-    --dir ~/redis-data -
+(umask 077 && cat redis.conf - > ~/redis.conf) <<EOF
+bind ${NODE_ADDRESS:?}
+dir $HOME/redis-data
+logfile $HOME/redis-data/redis.log
+requirepass "${REDIS_PASSWORD:?}"
+masterauth "$REDIS_PASSWORD"
+EOF
+redis-server ~/redis.conf
 # [docs:primary:end]
 
 # [docs:replica]
 # On redis-2: the same, as a replica of redis-1.
+sudo apt-get install redis-server
 mkdir -p ~/redis-data
-install -m 600 redis.conf ~/redis.conf
-printf 'requirepass "%s"\nmasterauth "%s"\n' \
-  "${REDIS_PASSWORD:?}" "$REDIS_PASSWORD" |
-  redis-server ~/redis.conf --bind "$NODE_ADDRESS" \
-    --dir ~/redis-data --replicaof 198.51.100.11 6379 -
+(umask 077 && cat redis.conf - > ~/redis.conf) <<EOF
+bind ${NODE_ADDRESS:?}
+dir $HOME/redis-data
+logfile $HOME/redis-data/redis.log
+requirepass "${REDIS_PASSWORD:?}"
+masterauth "$REDIS_PASSWORD"
+replicaof 198.51.100.11 6379
+EOF
+redis-server ~/redis.conf
 # [docs:replica:end]
 
 # [docs:sentinel]
-# On each of redis-1, redis-2 and redis-3. Sentinel writes what
-# it learns, the password too, into its copy: yours to read only.
-install -m 600 sentinel.conf ~/sentinel.conf
-printf 'sentinel auth-pass dramatiq "%s"\nrequirepass "%s"\n' \
-  "${REDIS_PASSWORD:?}" "$REDIS_PASSWORD" |
-  redis-server ~/sentinel.conf --sentinel --bind "$NODE_ADDRESS" -
+# On each of redis-1, redis-2 and redis-3. Sentinel, too, writes
+# what it learns into its settings file: a copy of its own.
+(umask 077 && cat sentinel.conf - > ~/sentinel.conf) <<EOF
+bind ${NODE_ADDRESS:?}
+logfile $HOME/sentinel.log
+sentinel auth-pass dramatiq "${REDIS_PASSWORD:?}"
+requirepass "$REDIS_PASSWORD"
+EOF
+redis-server ~/sentinel.conf --sentinel
 # [docs:sentinel:end]
 
 # [docs:environment]

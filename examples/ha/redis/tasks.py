@@ -16,8 +16,9 @@ from database import connect
 
 # Bound every wait of .send() on a Redis or a Sentinel that stops answering:
 # 2 s to connect and 2 s for each reply (redis-py's default: 5 s), and no
-# second try (redis-py's default: 3 more), which would hold a send for the
-# whole failover. The app answers 503 instead; its client tries again later.
+# second try: a client of a Sentinel would try a dead one 10 more times
+# (redis-py's default), and hold a send for the whole failover. The app
+# answers 503 instead; its client tries again later.
 BOUNDS = {
     "socket_connect_timeout": 2,
     "socket_timeout": 2,
