@@ -144,10 +144,13 @@ class Hosts:
     def database_url(self) -> str:
         return f"postgresql://flask_app:{self.secrets['PGPASSWORD']}@{DATABASE}/app"
 
-    def section_script(self, section: str) -> str:
-        """The environment section, then ``section``, as one script."""
-        lines = [*marked_lines(self.folder / "commands.sh", "environment")]
-        lines += marked_lines(self.folder / "commands.sh", section)
+    def section_script(self, *sections: str) -> str:
+        """The environment section, then ``sections``, as one script."""
+        lines = [
+            line
+            for section in ("environment", *sections)
+            for line in marked_lines(self.folder / "commands.sh", section)
+        ]
         return "\n".join(as_root(line) for line in lines)
 
     def run_on(self, host: Host, section: str, script: str = "") -> str:
@@ -193,15 +196,7 @@ class Hosts:
             f"    import_feed.send(str(uuid.uuid4()), {self.feeds.url(prefix)!r} + str(n))\n"
             "EOF\n"
         )
-        self.web.run(
-            "\n".join(
-                as_root(line)
-                for line in marked_lines(self.folder / "commands.sh", "environment")
-            )
-            + script,
-            cwd=self.folder,
-            env=self.secrets,
-        )
+        self.web.run(self.section_script() + script, cwd=self.folder, env=self.secrets)
 
     def query(self, sql: str, *args: object) -> list[tuple]:
         with psycopg.connect(self.database_url, connect_timeout=5) as db:
