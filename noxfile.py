@@ -349,7 +349,7 @@ LOCAL_TOPICS = (
     "reliability",
 )
 # The Scale out pages' examples: nox -s cluster runs them on hosts.
-SCALE_OUT = ("hosts", "ha")
+SCALE_OUT = ("hosts", "ha", "autoscaling")
 EVERY_EXAMPLE = sorted(path.parent for path in EXAMPLES.glob("*/*/commands.sh"))
 
 

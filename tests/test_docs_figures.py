@@ -94,6 +94,14 @@ RETRIES = "Dramatiq's default retries and backoff (min 15 s, max 7 days)"
 CONSUMER_TIMEOUT = "RabbitMQ's default consumer_timeout"
 SHUTDOWN = "Dramatiq's --worker-shutdown-timeout default and platforms' grace periods"
 SETTINGS: dict[str, dict[str, str]] = {
+    "autoscaling": {
+        "20 seconds": "the actor's time_limit in tasks.py",
+        "10 minutes": "Dramatiq's default time limit",
+        "30 seconds": "terminationGracePeriodSeconds in worker.yaml; KEDA's pollingInterval default",
+        "5 seconds": "RabbitMQ's collect_statistics_interval default",
+        "5 minutes": "KEDA's cooldownPeriod default",
+        "25 seconds": "--worker-shutdown-timeout in worker.yaml",
+    },
     "ha": {
         "5 seconds": "sentinel.conf's down-after-milliseconds",
         "2 seconds": "the examples' broker timeouts (pika's stack_timeout)",

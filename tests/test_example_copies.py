@@ -130,6 +130,7 @@ DIFFERENT_ON_PURPOSE = {
     "reliability/redis/tasks.py": "a 10 s heartbeat and maintenance on every call",
     "hosts/redis/tasks.py": "a 10 s heartbeat: a lost host's messages come back soon",
     "ha/redis/tasks.py": "Sentinel, and the 10 s heartbeat of hosts/",
+    "autoscaling/redis/tasks.py": "the 10 s heartbeat of hosts/",
     "ha/rabbitmq/tasks.py": "quorum queues, and a bound for each node of the URL",
     "troubleshooting/redis/late_broker.py": BROKEN_ON_PURPOSE,
     "troubleshooting/rabbitmq/late_broker.py": BROKEN_ON_PURPOSE,

@@ -54,6 +54,7 @@ SHOWN_REQUESTS = {
     "health": ("/feeds", {"url": "http://127.0.0.1:9/feed.xml"}),
     "hosts": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
     "ha": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
+    "autoscaling": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
 }
 
 

@@ -29,7 +29,7 @@ SHOWN_ID = "3f2b8a1e-6c1d-4e6b-9a4f-0d2c5e7b9a10"
     name="example",
     params=[
         pytest.param(param.values[0], id=f"{topic}-{param.id}", marks=param.marks)
-        for topic in ("hosts", "ha")
+        for topic in ("hosts", "ha", "autoscaling")
         for param in example_params(topic)
     ],
 )

@@ -103,6 +103,7 @@ class Hosts:
             "ERLANG_COOKIE": secrets.token_urlsafe(18),
             "REDIS_PASSWORD": secrets.token_urlsafe(18),
             "PGPASSWORD": secrets.token_urlsafe(18),
+            "KEDA_PASSWORD": secrets.token_urlsafe(18),
         }
         self.workers: dict[int, tuple[Host, subprocess.Popen]] = {}
         self.brokers: dict[str, Host] = {}
@@ -170,10 +171,16 @@ class Hosts:
             self.section_script("worker-host"),
             host.home / "worker.log",
             cwd=self.folder,
-            env=self.secrets,
+            env={**self.secrets, **self.heartbeats(host)},
         )
         self.workers[number] = (host, worker)
         return host
+
+    @staticmethod
+    def heartbeats(host: Host) -> dict[str, str]:
+        """Where a worker host's health.py keeps its heartbeats: a folder of
+        the host's own, as a pod's /tmp is its own."""
+        return {"HEARTBEAT_DIR": str(host.home / "heartbeats")}
 
     def stop_worker_host(self, number: int) -> None:
         """Stop the worker as systemd would (SIGTERM, then wait), and the host."""
@@ -186,14 +193,18 @@ class Hosts:
         host, _ = self.workers.pop(number)
         host.power_off()
 
-    def send(self, count: int, prefix: str) -> None:
-        """Queue ``count`` imports from the web host, with the example's actor."""
+    def send(self, count: int, prefix: str, *, delay_ms: int | None = None) -> None:
+        """Queue ``count`` imports from the web host, with the example's actor,
+        to run at once or ``delay_ms`` later."""
         script = (
             "\npython - <<'EOF'\n"
             "import uuid\n"
             "from tasks import import_feed\n"
             f"for n in range({count}):\n"
-            f"    import_feed.send(str(uuid.uuid4()), {self.feeds.url(prefix)!r} + str(n))\n"
+            "    import_feed.send_with_options(\n"
+            f"        args=(str(uuid.uuid4()), {self.feeds.url(prefix)!r} + str(n)),\n"
+            f"        delay={delay_ms!r},\n"
+            "    )\n"
             "EOF\n"
         )
         self.web.run(self.section_script() + script, cwd=self.folder, env=self.secrets)
@@ -238,11 +249,18 @@ def redis_sentinel(machines: Hosts) -> None:
     machines.broker_node("redis-3", 13, "sentinel")
 
 
+def broker_with_management(machines: Hosts) -> None:
+    """Scale out's broker host, with the management API KEDA reads."""
+    machines.broker_node("broker", 10, "broker-host", "management")
+
+
 BROKER_HOSTS = {
     ("hosts", "rabbitmq"): one_broker_host,
     ("hosts", "redis"): one_broker_host,
     ("ha", "rabbitmq"): rabbitmq_cluster,
     ("ha", "redis"): redis_sentinel,
+    ("autoscaling", "rabbitmq"): broker_with_management,
+    ("autoscaling", "redis"): one_broker_host,
 }
 
 
