@@ -99,8 +99,9 @@ SETTINGS: dict[str, dict[str, str]] = {
         "10 minutes": "Dramatiq's default time limit",
         "30 seconds": "terminationGracePeriodSeconds in worker.yaml; KEDA's pollingInterval default",
         "5 seconds": "RabbitMQ's collect_statistics_interval default",
-        "5 minutes": "KEDA's cooldownPeriod default",
+        "5 minutes": "KEDA's cooldownPeriod default; the HPA's scale-down stabilization window",
         "25 seconds": "--worker-shutdown-timeout in worker.yaml",
+        "15 seconds": "the HorizontalPodAutoscaler's default sync period",
     },
     "ha": {
         "5 seconds": "sentinel.conf's down-after-milliseconds",

@@ -21,6 +21,8 @@ from urllib.parse import quote, unquote, urlsplit
 
 import yaml
 
+from support.scale_out import BROKER, Hosts
+
 SCHEMAS = Path(__file__).parent / "schemas" / "keda"
 
 # The metadata each trigger type takes in KEDA 2.20 (the keda:"name=..." tags
@@ -96,6 +98,14 @@ def scaled_object(folder: Path) -> dict:
 
 def triggers(folder: Path) -> list[dict]:
     return scaled_object(folder)["spec"]["triggers"]
+
+
+def keda_secret(machines: Hosts) -> dict[str, str]:
+    """The values of the Secret that scaledobject.yaml's comment creates."""
+    if machines.broker_name == "rabbitmq":
+        password = machines.secrets["KEDA_PASSWORD"]
+        return {"host": f"http://keda:{password}@{BROKER}:15672"}
+    return {"address": f"{BROKER}:6379", "password": machines.secrets["REDIS_PASSWORD"]}
 
 
 def keda_metric(trigger: dict, auth: dict[str, str]) -> int:

@@ -26,12 +26,15 @@ sudo rabbitmqctl set_permissions flask-app '.*' '.*' '.*'
 # [docs:broker-host:end]
 
 # [docs:management]
-# On the broker host: turn on the management API (rabbitmq.conf keeps it on
-# the private address), and give KEDA a user that may read it and nothing
-# else: the monitoring tag, and no right on any queue.
+# On the broker host: this folder's rabbitmq.conf keeps the management API
+# on the private address; RabbitMQ reads it when it starts.
+sudo cp rabbitmq.conf /etc/rabbitmq/
 sudo rabbitmq-plugins enable rabbitmq_management
+sudo service rabbitmq-server restart
+sudo rabbitmqctl await_startup
+# KEDA's user: it may read the queues' counts, and change nothing.
 printf '%s' "${KEDA_PASSWORD:?}" | sudo rabbitmqctl add_user keda
-sudo rabbitmqctl set_user_tags keda monitoring
+sudo rabbitmqctl set_user_tags keda management
 sudo rabbitmqctl set_permissions keda '^$' '^$' '^$'
 # [docs:management:end]
 

@@ -48,8 +48,9 @@ BROKER_ERRORS: tuple[type[Exception], ...] = (
 logger = logging.getLogger(__name__)
 
 
-# A pod that KEDA removes gets 25 s to finish its imports (worker.yaml): the
-# time limit stops one at 20 s, well before, and Dramatiq retries it later.
+# A pod that KEDA removes gets 25 s to finish its imports (worker.yaml). The
+# time limit stops one at 20 s, and Dramatiq retries it later; one blocked in
+# a network or database call stops at that call's 10 s timeout instead.
 @dramatiq.actor(
     queue_name="autoscaling", max_retries=3, min_backoff=15_000, time_limit=20_000
 )
