@@ -24,6 +24,7 @@ from support.examples import (
 from support.views import (
     field_names,
     fixture_app,  # noqa: F401  (the fixture "app")
+    fixture_database,  # noqa: F401  (the fixture "database")
     fixture_example,  # noqa: F401  (the fixture "example")
     fixture_smtp_port,  # noqa: F401  (the fixture "smtp_port")
     pending,

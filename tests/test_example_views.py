@@ -32,6 +32,7 @@ from support.views import (
     examples_defining,
     field_names,
     fixture_app,  # noqa: F401  (the fixture "app")
+    fixture_database,  # noqa: F401  (the fixture "database")
     fixture_example,  # noqa: F401  (the fixture "example")
     fixture_smtp_port,  # noqa: F401  (the fixture "smtp_port")
     pending,
@@ -55,6 +56,7 @@ SHOWN_REQUESTS = {
     "hosts": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
     "ha": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
     "autoscaling": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
+    "database": ("/users", {"name": "Ada"}),
 }
 
 
@@ -99,7 +101,10 @@ def broken_broker_url(
 
 @pytest.mark.parametrize("example", examples_with_a_shown_request(), indirect=True)
 def test_an_unreachable_broker_answers_503_with_one_clear_line(
-    example: Example, broken_broker_url: str, monkeypatch: pytest.MonkeyPatch
+    example: Example,
+    broken_broker_url: str,
+    database: None,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv(example.broker.url_variable, broken_broker_url)
     monkeypatch.setenv("SMTP_PORT", str(free_port()))  # Never reached.

@@ -161,17 +161,29 @@ def group_descriptors(pgid: int) -> list[str]:
 
 def broker_connections(pgid: int, broker_port: int) -> int:
     """TCP connections to ``broker_port`` the processes of a group hold."""
-    inodes = {
-        target.removeprefix("socket:[").rstrip("]")
-        for target in group_descriptors(pgid)
-    }
+    return _connections(group_descriptors(pgid), broker_port)
+
+
+def process_connections(pid: int, port: int) -> int:
+    """TCP connections to ``port`` that one process holds, not its children."""
+    descriptors = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            descriptors.append(fd.readlink().name)
+        except OSError:
+            continue  # This descriptor closed meanwhile; count the others.
+    return _connections(descriptors, port)
+
+
+def _connections(descriptors: list[str], port: int) -> int:
+    inodes = {target.removeprefix("socket:[").rstrip("]") for target in descriptors}
     count = 0
     for table in ("/proc/net/tcp", "/proc/net/tcp6"):
         for line in Path(table).read_text().splitlines()[1:]:
             fields = line.split()
             remote_port = int(fields[2].rpartition(":")[2], 16)
             established = fields[3] == "01"
-            if remote_port == broker_port and established and fields[9] in inodes:
+            if remote_port == port and established and fields[9] in inodes:
                 count += 1
     return count
 

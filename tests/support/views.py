@@ -10,9 +10,14 @@ import dramatiq
 import pytest
 from flask import Flask
 
+from support.databases import new_database
 from support.examples import Example, every_web_example_params, reachable
 from support.processes import free_port
+from support.reliability import guide_commands
 
+# The examples whose POST views write rows (the others' views only queue, or
+# read): their apps need a database with its tables.
+WRITE_TO_A_DATABASE = {"database"}
 ALWAYS_TRIED = ["x", "y", "email", "address", "username", "id", "n"]
 
 
@@ -34,9 +39,24 @@ def fixture_smtp_port() -> Iterator[int]:
     controller.stop()
 
 
+@pytest.fixture(name="database")
+def fixture_database(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """For an example whose views write to a database: a database of the
+    test's own in DATABASE_URL, with the tables the page's commands create."""
+    if example.path.parent.name not in WRITE_TO_A_DATABASE:
+        yield
+        return
+    with new_database() as url:
+        guide_commands(example, "create-tables", {"DATABASE_URL": url})
+        monkeypatch.setenv("DATABASE_URL", url)
+        yield
+
+
 @pytest.fixture(name="app")
 def fixture_app(
-    example: Example, smtp_port: int, monkeypatch: pytest.MonkeyPatch
+    example: Example, smtp_port: int, database: None, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Flask]:
     monkeypatch.setenv("SMTP_PORT", str(smtp_port))
     app = example.web_app(monkeypatch)
