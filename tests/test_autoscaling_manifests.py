@@ -7,7 +7,7 @@ Then what the pages promise of them: the pod runs the Procfile's worker;
 every import ends before the worker's shutdown timeout, which ends before
 Kubernetes' SIGKILL; the triggers read the actor's queue and its delay
 queue, one pod for each pod's worth of messages. The cluster tests
-(test_autoscaling_metric.py, test_autoscaling_scale_down.py) run them.
+(test_autoscaling_keda.py) run them.
 """
 
 from __future__ import annotations
