@@ -9,18 +9,18 @@ the worker processes it starts do, each its own.
 from __future__ import annotations
 
 import json
-import shlex
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
 
-from support.databases import new_database
 from support.examples import Example, example_params, with_empty_queues
+from support.one_machine import (
+    curl,
+    fixture_database_url,  # noqa: F401  (the fixture "database_url")
+)
 from support.processes import broker_connections, process_connections, wait_for
-from support.reliability import guide_commands
 
 QUEUE = "database"
 PAGE_PORT = "127.0.0.1:5000"
@@ -31,29 +31,9 @@ def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
-@pytest.fixture(name="database_url")
-def fixture_database_url(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    try:
-        with new_database() as url:
-            output = guide_commands(example, "create-tables", {"DATABASE_URL": url})
-            assert output == "The tables are ready.\n"
-            monkeypatch.setenv("DATABASE_URL", url)
-            yield url
-    except RuntimeError as error:  # PostgreSQL is not reachable.
-        pytest.fail(str(error), pytrace=False)
-
-
-def curl(example: Example, section: str, port: int, **replace: str) -> str:
+def page_curl(example: Example, section: str, port: int, **replace: str) -> str:
     """The page's curl command of ``section``, sent to the test's app."""
-    command = " ".join(example.commands(section))
-    for old, new in {PAGE_PORT: f"127.0.0.1:{port}", **replace}.items():
-        assert old in command, (old, command)
-        command = command.replace(old, new)
-    return subprocess.run(
-        shlex.split(command), capture_output=True, text=True, timeout=10, check=True
-    ).stdout
+    return curl(example, section, {PAGE_PORT: f"127.0.0.1:{port}", **replace})
 
 
 @pytest.mark.smoke
@@ -63,16 +43,18 @@ def test_a_new_user_is_welcomed_by_the_worker(
     worker = example.start("worker", tmp_path)
     try:
         with example.web_server(tmp_path) as port:
-            answer = json.loads(curl(example, "request", port))
+            answer = json.loads(page_curl(example, "request", port))
             user_id = answer["user_id"]
             worker.wait_for_output("Welcome, 'Ada'!", timeout=20)
             shown = {"users/1": f"users/{user_id}"}
             wait_for(
-                lambda: json.loads(curl(example, "status", port, **shown))["welcomed"],
+                lambda: json.loads(page_curl(example, "status", port, **shown))[
+                    "welcomed"
+                ],
                 timeout=10,
                 what="the user to read as welcomed",
             )
-            assert json.loads(curl(example, "status", port, **shown)) == {
+            assert json.loads(page_curl(example, "status", port, **shown)) == {
                 "name": "Ada",
                 "welcomed": True,
             }

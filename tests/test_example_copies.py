@@ -157,3 +157,27 @@ def test_every_example_builds_its_broker_the_same_way() -> None:
             if errors and ast.unparse(node.value) != BROKER_ERRORS[broker]:
                 differ.append(f"{name}: BROKER_ERRORS = {ast.unparse(node.value)}")
     assert not differ, "a broker built unlike the others, with no reason listed"
+
+
+# Files a page takes whole from an earlier page's example, for each broker.
+COPIED_WHOLE = {
+    "health.py": ["health", "autoscaling"],
+    "app.py": ["hosts", "ha", "autoscaling"],
+    "database.py": ["hosts", "ha", "autoscaling"],
+    "myapp/broker.py": ["factory", "database"],
+    "myapp/middleware.py": ["factory", "database"],
+}
+
+
+@pytest.mark.parametrize("name", sorted(COPIED_WHOLE))
+@pytest.mark.parametrize("broker", ["rabbitmq", "redis"])
+def test_a_file_taken_from_an_earlier_page_stays_the_same(
+    name: str, broker: str
+) -> None:
+    first, *others = [EXAMPLES / topic / broker / name for topic in COPIED_WHOLE[name]]
+    differ = [
+        str(copy.relative_to(EXAMPLES))
+        for copy in others
+        if copy.read_bytes() != first.read_bytes()
+    ]
+    assert not differ, f"{name} differs from {first.relative_to(EXAMPLES)} in: {differ}"

@@ -8,18 +8,18 @@ queue an import and then read the record the worker wrote.
 from __future__ import annotations
 
 import json
-import shlex
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from support.databases import new_database
 from support.examples import Example, example_params, with_empty_queues
 from support.feeds import feed_server
+from support.one_machine import (
+    curl,
+    fixture_database_url,  # noqa: F401  (the fixture "database_url")
+)
 from support.processes import wait_for
-from support.reliability import guide_commands
 
 PAGE_HOST = "198.51.100.30:8000"
 SHOWN_ID = "3f2b8a1e-6c1d-4e6b-9a4f-0d2c5e7b9a10"
@@ -40,29 +40,9 @@ def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     )
 
 
-@pytest.fixture(name="database_url")
-def fixture_database_url(
-    example: Example, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[str]:
-    try:
-        with new_database() as url:
-            output = guide_commands(example, "create-tables", {"DATABASE_URL": url})
-            assert output == "The tables are ready.\n"
-            monkeypatch.setenv("DATABASE_URL", url)
-            yield url
-    except RuntimeError as error:  # PostgreSQL is not reachable.
-        pytest.fail(str(error), pytrace=False)
-
-
-def curl(example: Example, section: str, port: int, **replace: str) -> str:
+def page_curl(example: Example, section: str, port: int, **replace: str) -> str:
     """The page's curl command of ``section``, sent to this machine's app."""
-    command = " ".join(example.commands(section)).replace("\\ ", "")
-    for old, new in {PAGE_HOST: f"127.0.0.1:{port}", **replace}.items():
-        assert old in command, (old, command)
-        command = command.replace(old, new)
-    return subprocess.run(
-        shlex.split(command), capture_output=True, text=True, timeout=10, check=True
-    ).stdout
+    return curl(example, section, {PAGE_HOST: f"127.0.0.1:{port}", **replace})
 
 
 @pytest.mark.smoke
@@ -73,7 +53,9 @@ def test_the_procfile_runs_an_import_on_one_machine(
     try:
         with feed_server(200) as feeds, example.web_server(tmp_path) as port:
             feed = f"http://127.0.0.1:{feeds}/feed.xml"
-            answer = curl(example, "request", port, **{"https://example.com/": feed})
+            answer = page_curl(
+                example, "request", port, **{"https://example.com/": feed}
+            )
             head, _, body = answer.partition("\n\n")
             assert head.startswith("HTTP/1.1 202"), answer
             import_id = json.loads(body)["import_id"]
@@ -83,7 +65,7 @@ def test_the_procfile_runs_an_import_on_one_machine(
                 lambda: (
                     answers.append(
                         json.loads(
-                            curl(example, "status", port, **{SHOWN_ID: import_id})
+                            page_curl(example, "status", port, **{SHOWN_ID: import_id})
                         )
                     )
                     or "state" in answers[-1]

@@ -10,10 +10,9 @@ import dramatiq
 import pytest
 from flask import Flask
 
-from support.databases import new_database
 from support.examples import Example, every_web_example_params, reachable
+from support.one_machine import database_with_tables
 from support.processes import free_port
-from support.reliability import guide_commands
 
 # The examples whose POST views write rows (the others' views only queue, or
 # read): their apps need a database with its tables.
@@ -48,8 +47,7 @@ def fixture_database(
     if example.path.parent.name not in WRITE_TO_A_DATABASE:
         yield
         return
-    with new_database() as url:
-        guide_commands(example, "create-tables", {"DATABASE_URL": url})
+    with database_with_tables(example) as url:
         monkeypatch.setenv("DATABASE_URL", url)
         yield
 
