@@ -42,7 +42,6 @@ from support.autoscaling import (
     keda_metric,
     keda_secret,
     scaled_object,
-    triggers,
     worker_container,
     worker_deployment,
 )
@@ -146,18 +145,12 @@ def test_a_pod_that_keda_removes_finishes_its_imports_first(machines: Hosts) -> 
     scaled = scaled_object(machines.folder)
     secret = keda_secret(machines)
     readings: list[list[int]] = []
-    wait_for(
-        lambda: (
-            not any(
-                readings.append(
-                    [keda_metric(t, secret) for t in triggers(machines.folder)]
-                )
-                or readings[-1]
-            )
-        ),
-        timeout=20,
-        what=f"KEDA's triggers to read 0: {readings[-1:]}",
-    )
+
+    def all_read_zero() -> bool:
+        readings.append([keda_metric(t, secret) for t in scaled["spec"]["triggers"]])
+        return not any(readings[-1])
+
+    wait_for(all_read_zero, timeout=20, what="KEDA's triggers to read 0")
     assert desired_pods(scaled, readings[-1]) == 0
     machines.stop_worker_host(42)  # KEDA's last pod goes: the next test starts at 0.
     print(
@@ -203,7 +196,7 @@ def test_the_triggers_count_queued_running_and_delayed_imports(
     machines: Hosts,
 ) -> None:
     scaled = scaled_object(machines.folder)
-    work, delayed = triggers(machines.folder)
+    work, delayed = scaled["spec"]["triggers"]
     secret = keda_secret(machines)
     total = IMPORTS + DELAYED
     machines.feeds.delay = SECONDS_EACH

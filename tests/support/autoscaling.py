@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import math
-import shlex
 import urllib.request
 from base64 import b64encode
 from pathlib import Path
@@ -83,21 +82,12 @@ def worker_container(folder: Path) -> dict:
     return container
 
 
-def pod_command(folder: Path) -> str:
-    """The worker container's command, as one shell line."""
-    return shlex.join(worker_container(folder)["command"])
-
-
 def option(command: list[str], name: str) -> int:
     return int(command[command.index(name) + 1])
 
 
 def scaled_object(folder: Path) -> dict:
     return documents(folder / "scaledobject.yaml")["ScaledObject"]
-
-
-def triggers(folder: Path) -> list[dict]:
-    return scaled_object(folder)["spec"]["triggers"]
 
 
 def keda_secret(machines: Hosts) -> dict[str, str]:

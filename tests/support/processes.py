@@ -148,14 +148,20 @@ def group_descriptors(pgid: int) -> list[str]:
         try:
             if int(stat.read_text().rpartition(")")[2].split()[2]) != pgid:
                 continue
-            descriptors = list((stat.parent / "fd").iterdir())
+            targets += process_descriptors(int(stat.parent.name))
         except OSError:
             continue  # The process went away meanwhile.
-        for fd in descriptors:
-            try:
-                targets.append(fd.readlink().name)
-            except OSError:
-                continue  # This descriptor closed meanwhile; count the others.
+    return targets
+
+
+def process_descriptors(pid: int) -> list[str]:
+    """What each open file descriptor of one process points to."""
+    targets = []
+    for fd in list(Path(f"/proc/{pid}/fd").iterdir()):
+        try:
+            targets.append(fd.readlink().name)
+        except OSError:
+            continue  # This descriptor closed meanwhile; count the others.
     return targets
 
 
@@ -166,13 +172,7 @@ def broker_connections(pgid: int, broker_port: int) -> int:
 
 def process_connections(pid: int, port: int) -> int:
     """TCP connections to ``port`` that one process holds, not its children."""
-    descriptors = []
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            descriptors.append(fd.readlink().name)
-        except OSError:
-            continue  # This descriptor closed meanwhile; count the others.
-    return _connections(descriptors, port)
+    return _connections(process_descriptors(pid), port)
 
 
 def _connections(descriptors: list[str], port: int) -> int:
