@@ -165,13 +165,21 @@ def test_worker_started_from_another_folder_names_the_missing_module(
     example: Example,
 ) -> None:
     # workers.rst: run the commands from the project folder, or this.
-    result = subprocess.run(
-        shlex.split(example.procfile_command("worker")),
-        check=False,
-        cwd=example.path.parent,
-        capture_output=True,
-        text=True,
-        timeout=30,
-    )
-    assert result.returncode == 2
-    assert "ModuleNotFoundError: No module named 'tasks'" in result.stderr
+    # Dramatiq's log thread can stop before it copies the worker's last lines
+    # (dramatiq#171, seen once in CI: exit 2, empty stderr), and the page says
+    # so. Every run must exit 2; one of three must name the module.
+    errors = []
+    for _ in range(3):
+        result = subprocess.run(
+            shlex.split(example.procfile_command("worker")),
+            check=False,
+            cwd=example.path.parent,
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+        assert result.returncode == 2
+        errors.append(result.stderr)
+        if "ModuleNotFoundError: No module named 'tasks'" in result.stderr:
+            return
+    raise AssertionError(f"no run named the module: {errors}")
