@@ -94,6 +94,9 @@ RETRIES = "Dramatiq's default retries and backoff (min 15 s, max 7 days)"
 CONSUMER_TIMEOUT = "RabbitMQ's default consumer_timeout"
 SHUTDOWN = "Dramatiq's --worker-shutdown-timeout default and platforms' grace periods"
 SETTINGS: dict[str, dict[str, str]] = {
+    "rate_limits": {
+        "2 seconds": "the window of GEOCODE_LIMIT in tasks.py",
+    },
     "database": {
         "10 seconds": "the engine's tcp_user_timeout, statement_timeout and idle_in_transaction_session_timeout",
         "5 seconds": "the engine's connect_timeout and lock_timeout",

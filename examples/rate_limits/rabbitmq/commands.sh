@@ -1,0 +1,36 @@
+# Terminal commands from the guide, in the order it runs them.
+# Run them from this folder.
+
+# [docs:install]
+python -m venv .venv
+. .venv/bin/activate
+python -m pip install -r requirements.txt
+# [docs:install:end]
+
+# [docs:activate]
+. .venv/bin/activate
+# [docs:activate:end]
+
+# [docs:start-broker]
+# The limiters need Redis next to RabbitMQ.
+docker run --detach --name rabbitmq --publish 127.0.0.1:5672:5672 rabbitmq:4
+docker run --detach --name redis --publish 127.0.0.1:6379:6379 redis:7
+# [docs:start-broker:end]
+
+# [docs:start-broker-local]
+# Without Docker, on Debian or Ubuntu: the services of the install page.
+sudo service rabbitmq-server start
+sudo rabbitmqctl await_startup
+# Redis too: install it first if you have none (sudo apt-get install
+# redis-server), then start one of your own on this machine only.
+mkdir -p ~/redis-data
+redis-server --bind 127.0.0.1 --dir ~/redis-data --daemonize yes
+# [docs:start-broker-local:end]
+
+# [docs:send]
+python send.py
+# [docs:send:end]
+
+# [docs:stats]
+curl http://127.0.0.1:5001/stats
+# [docs:stats:end]
