@@ -146,11 +146,18 @@ def test_two_workers_keep_to_the_limits(example: Example, tmp_path: Path) -> Non
     assert sorted(map(int, done)) == list(range(1, LOOKUPS + 1))
     assert "Retrying message" not in logs and "Retries exceeded" not in logs
     # Limit hits do not use up retries: many lookups waited, some several
-    # times, and Retries (which logs each retry, above) never saw one.
-    waited = set(re.findall(r"Limit reached: geocode\('(\d+) ", logs))
-    assert len(waited) >= LOOKUPS // 2, waited
+    # times, and Retries (which logs each retry, above) never saw one. Each
+    # lookup came back as the same message, its id unchanged.
+    waits = re.findall(r"Limit reached: geocode\('(\d+) [^)]*\), id (\S+),", logs)
+    ids_by_lookup = collections.defaultdict(set)
+    for lookup, message_id in waits:
+        ids_by_lookup[lookup].add(message_id)
+    assert len(ids_by_lookup) >= LOOKUPS // 2, ids_by_lookup
+    assert all(len(ids) == 1 for ids in ids_by_lookup.values()), ids_by_lookup
+    assert "is exporting" in logs
     # The mutex is per account: the two accounts' exports ran side by side.
     provider_log = provider.output()
     assert exports_overlapped_across_accounts(provider_log), provider_log
     per_second = calls_per_second(provider_log)
     assert sum(per_second.values()) == LOOKUPS
+    assert max(per_second.values()) <= 10, per_second
