@@ -94,6 +94,9 @@ RETRIES = "Dramatiq's default retries and backoff (min 15 s, max 7 days)"
 CONSUMER_TIMEOUT = "RabbitMQ's default consumer_timeout"
 SHUTDOWN = "Dramatiq's --worker-shutdown-timeout default and platforms' grace periods"
 SETTINGS: dict[str, dict[str, str]] = {
+    "groups": {
+        "2 seconds": "the result store's socket_timeout in tasks.py",
+    },
     "rate_limits": {
         "2 seconds": "the window of GEOCODE_LIMIT in tasks.py",
     },

@@ -57,6 +57,8 @@ SHOWN_REQUESTS = {
     "ha": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
     "autoscaling": ("/imports", {"url": "http://127.0.0.1:9/feed.xml"}),
     "database": ("/users", {"name": "Ada"}),
+    # One document: one pipeline, whose first step alone is queued.
+    "groups": ("/jobs", {"document": "<p>Hello, world</p>"}),
 }
 
 
