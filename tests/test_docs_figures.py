@@ -96,6 +96,7 @@ SHUTDOWN = "Dramatiq's --worker-shutdown-timeout default and platforms' grace pe
 SETTINGS: dict[str, dict[str, str]] = {
     "groups": {
         "2 seconds": "the result store's socket_timeout in tasks.py",
+        "31 minutes": "MAX_AGE_MS + TIME_LIMIT_MS in tasks.py",
     },
     "rate_limits": {
         "2 seconds": "the window of GEOCODE_LIMIT in tasks.py",

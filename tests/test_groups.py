@@ -12,6 +12,7 @@ import shlex
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -117,9 +118,8 @@ def test_a_job_finishes_on_one_thread_and_a_failed_count_fails_it(
         steps = pipeline([failing, tasks.count_words.message()])
         step_ids = [[message.message_id for message in steps.messages]]
         job = tasks.add_up.message([step_ids[0][1]])
-        tasks.results_redis.set(
-            app_module.job_key(job.message_id), json.dumps(step_ids)
-        )
+        record = {"steps": step_ids, "deadline": time.time() + 60}
+        tasks.results_redis.set(app_module.job_key(job.message_id), json.dumps(record))
         failing_group = group([steps])
         failing_group.add_completion_callback(job)
         failing_group.run()
@@ -170,3 +170,33 @@ def test_an_actor_waiting_for_its_group_holds_its_thread_until_the_timeout(
     # The result store's 2 s socket timeout, all of it spent waiting for
     # counts that the only thread could not run.
     assert 2 <= waited < 10, waited
+
+
+def test_a_job_past_its_deadline_without_a_result_reads_stalled(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A result lost on the way (a Redis failure while a step ended) leaves
+    a job that will never finish: past its deadline it reads "stalled"."""
+    app_module = example.load("app", monkeypatch)
+    client = app_module.app.test_client()
+    job_id, strip_id, count_id = (str(uuid.uuid4()) for _ in range(3))
+    for deadline, state in (
+        (time.time() + 60, "pending"),
+        (time.time() - 1, "stalled"),
+    ):
+        record = {"steps": [[strip_id, count_id]], "deadline": deadline}
+        app_module.results_redis.set(app_module.job_key(job_id), json.dumps(record))
+        answer = client.get(f"/jobs/{job_id}").get_json()
+        assert answer == {"state": state, "counted": 0, "of": 1, "words": None}
+    app_module.results_redis.delete(app_module.job_key(job_id))
+
+
+def test_results_are_stored_before_the_group_counts_a_member_done(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dramatiq runs after-hooks in reverse order: GroupCallbacks must come
+    before Results, or add_up could be queued before the last count is
+    stored (and fail, as it did in this guide's first draft)."""
+    example.load("app", monkeypatch)
+    middleware = [type(m).__name__ for m in sys.modules["tasks"].broker.middleware]
+    assert middleware.index("GroupCallbacks") < middleware.index("Results")

@@ -48,6 +48,19 @@ CONNECTION_ERRORS: tuple[type[Exception], ...] = (
 )
 # [docs:broker:end]
 
+# [docs:limits]
+# A step skips a message that waited this long since it was first sent,
+# retries included, and stops a run that lasts this long. So each step ends
+# within MAX_AGE_MS + TIME_LIMIT_MS of being queued.
+MAX_AGE_MS = 30 * 60 * 1000
+TIME_LIMIT_MS = 60 * 1000
+# A job is three steps in a row: strip_tags, count_words, then add_up.
+JOB_DEADLINE_MS = 3 * (MAX_AGE_MS + TIME_LIMIT_MS)
+# Results outlive the job: add_up reads the first count at the latest when
+# the job's deadline comes.
+RESULT_TTL_MS = JOB_DEADLINE_MS
+# [docs:limits:end]
+
 # [docs:results]
 # Results and the groups' counters live in Redis. 2 s to connect and for each
 # reply, as for the broker.
@@ -55,15 +68,13 @@ results_redis = redis.Redis.from_url(
     REDIS_URL, socket_connect_timeout=2, socket_timeout=2
 )
 result_backend = RedisBackend(client=results_redis)
-# How long Redis keeps each result. add_up reads the counts' results when
-# the last count ends, so the first must still be there then: an hour covers
-# a long queue.
-RESULT_TTL_MS = 60 * 60 * 1000
 # Counts down each group's unfinished members, and queues the group's
 # callback when none is left. Add it before Results: Dramatiq runs the
 # middleware's after-hooks last added first, so Results stores a member's
 # result before GroupCallbacks counts the member as done.
-broker.add_middleware(GroupCallbacks(BarrierBackend(client=results_redis)))
+broker.add_middleware(
+    GroupCallbacks(BarrierBackend(client=results_redis), barrier_ttl=JOB_DEADLINE_MS)
+)
 broker.add_middleware(Results(backend=result_backend, result_ttl=RESULT_TTL_MS))
 # Set the broker before declaring any actor: @dramatiq.actor binds each
 # actor to whatever broker is global at that moment.
@@ -73,35 +84,60 @@ dramatiq.set_broker(broker)
 
 # [docs:actors]
 class TextOnly(html.parser.HTMLParser):
-    """Collects the text of an HTML document, without its tags."""
+    """Collects the text of an HTML document: no tags, scripts or styles."""
 
     def __init__(self) -> None:
         super().__init__()
         self.parts: list[str] = []
+        self.hidden = 0  # How many <script> or <style> elements we are in.
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in ("script", "style"):
+            self.hidden += 1
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in ("script", "style") and self.hidden:
+            self.hidden -= 1
 
     def handle_data(self, data: str) -> None:
-        self.parts.append(data)
+        if not self.hidden:
+            self.parts.append(data)
 
 
-# Both steps store their results: a step that fails 3 times is stored as
-# failed, so the app can tell the job will never finish.
-@dramatiq.actor(queue_name="groups", store_results=True, max_retries=3)
+# Every step stores its result, and fails for good after 3 retries or
+# MAX_AGE_MS: the app can then tell that the job will not finish.
+STEP = {
+    "queue_name": "groups",
+    "store_results": True,
+    "max_retries": 3,
+    "max_age": MAX_AGE_MS,
+    "time_limit": TIME_LIMIT_MS,
+}
+
+
+@dramatiq.actor(**STEP)
 def strip_tags(document: str) -> str:
     parser = TextOnly()
     parser.feed(document)
     parser.close()
-    # Tags separate words, as a browser shows them: "a<br>b" is two words.
+    # The text between two tags is kept apart: "a<br>b" is two words, and
+    # so is "un<b>done</b>".
     return " ".join(parser.parts)
 
 
-@dramatiq.actor(queue_name="groups", store_results=True, max_retries=3)
+@dramatiq.actor(**STEP)
 def count_words(text: str) -> int:
     return len(text.split())
 
 
-@dramatiq.actor(queue_name="groups", store_results=True, max_retries=3)
+@dramatiq.actor(**STEP)
 def add_up(count_ids: list[str]) -> int:
-    """The job's last step: the group runs it once every count is stored."""
+    """The job's callback: GroupCallbacks queues it when the last count ends.
+
+    It may run early, or twice: a count delivered twice counts down twice.
+    A count not stored yet raises ResultMissing, and Dramatiq retries; the
+    sum is the same each time it runs.
+    """
     return sum(result_of(count_words, count_id) for count_id in count_ids)
 
 

@@ -2,6 +2,7 @@
 reports on the job."""
 
 import json
+import time
 import uuid
 
 from dramatiq import Actor, group, pipeline
@@ -11,6 +12,7 @@ from werkzeug.exceptions import HTTPException
 
 from tasks import (
     CONNECTION_ERRORS,
+    JOB_DEADLINE_MS,
     RESULT_TTL_MS,
     add_up,
     count_words,
@@ -38,19 +40,21 @@ def start_job() -> tuple[dict[str, str], int, dict[str, str]]:
         pipeline([strip_tags.message(document), count_words.message()])
         for document in documents
     ]
-    # The documents' pipelines run side by side; add_up runs once, after all.
+    # The documents' pipelines run side by side; add_up runs after the last.
     step_ids = [[step.message_id for step in each.messages] for each in steps]
     job = add_up.message([count_id for _, count_id in step_ids])
     job_group = group(steps)
     job_group.add_completion_callback(job)
+    record = {"steps": step_ids, "deadline": time.time() + JOB_DEADLINE_MS / 1000}
     try:
         # Record the job before it runs: its status is known from the start.
-        results_redis.set(
-            job_key(job.message_id), json.dumps(step_ids), px=RESULT_TTL_MS
-        )
+        # Kept until its deadline, and then as long as its results.
+        ttl = JOB_DEADLINE_MS + RESULT_TTL_MS
+        results_redis.set(job_key(job.message_id), json.dumps(record), px=ttl)
         job_group.run()
     except CONNECTION_ERRORS as error:
         app.logger.warning("Cannot start job %s: %s", job.message_id, error)
+        forget_job(job.message_id)
         abort(503, UNAVAILABLE)
     location = url_for("job_status", job_id=job.message_id)
     return {"job_id": job.message_id}, 202, {"Location": location}
@@ -63,14 +67,16 @@ def start_job() -> tuple[dict[str, str], int, dict[str, str]]:
 @app.get("/jobs/<job_id>")
 def job_status(job_id: str) -> dict[str, object]:
     try:
-        step_ids = find_job(job_id)
+        record = find_job(job_id)
+        steps = len(record["steps"])
         try:
             words = result_of(add_up, job_id)
+            return {"state": "done", "counted": steps, "of": steps, "words": words}
         except ResultMissing:
-            words = None
+            pass
         counted = 0
-        for strip_id, count_id in step_ids:
-            # Either raises ResultFailure if its step failed for good.
+        for strip_id, count_id in record["steps"]:
+            # is_stored() raises ResultFailure for a step that failed for good.
             is_stored(strip_tags, strip_id)
             counted += is_stored(count_words, count_id)
     except ResultFailure as failure:
@@ -79,8 +85,10 @@ def job_status(job_id: str) -> dict[str, object]:
     except CONNECTION_ERRORS as error:
         app.logger.warning("Cannot read job %s: %s", job_id, error)
         abort(503, UNAVAILABLE)
-    state = "pending" if words is None else "done"
-    return {"state": state, "counted": counted, "of": len(step_ids), "words": words}
+    # Past its deadline, every step has ended: a result that is still
+    # missing was lost (Redis failed as its step ended): it never finishes.
+    state = "stalled" if time.time() > record["deadline"] else "pending"
+    return {"state": state, "counted": counted, "of": steps, "words": None}
 
 
 def is_stored(actor: Actor, message_id: str) -> bool:
@@ -92,14 +100,22 @@ def is_stored(actor: Actor, message_id: str) -> bool:
     return True
 
 
-def find_job(job_id: str) -> list[list[str]]:
-    """The ids of each document's two steps, or stop the request with a 404."""
+def find_job(job_id: str) -> dict:
+    """The job's record: its steps' ids and deadline. Or stop with a 404."""
     if not is_uuid(job_id):
         abort(404, f"No job with id {job_id!r}: job ids are UUIDs.")
-    step_ids = results_redis.get(job_key(job_id))
-    if step_ids is None:
+    record = results_redis.get(job_key(job_id))
+    if record is None:
         abort(404, f"No job with id {job_id!r}, or it has expired.")
-    return json.loads(step_ids)
+    return json.loads(record)
+
+
+def forget_job(job_id: str) -> None:
+    """Delete the record of a job that could not start, if Redis answers."""
+    try:
+        results_redis.delete(job_key(job_id))
+    except CONNECTION_ERRORS:
+        pass
 
 
 def job_key(job_id: str) -> str:
