@@ -98,6 +98,10 @@ SETTINGS: dict[str, dict[str, str]] = {
         "2 seconds": "the result store's socket_timeout in tasks.py",
         "31 minutes": "MAX_AGE_MS + TIME_LIMIT_MS in tasks.py",
     },
+    "progress": {
+        "250 milliseconds": "the page's setTimeout in static/index.html",
+        "30 seconds": "STALLED_AFTER_S in app.py",
+    },
     "rate_limits": {
         "2 seconds": "the window of GEOCODE_LIMIT in tasks.py",
     },

@@ -135,6 +135,8 @@ DIFFERENT_ON_PURPOSE = {
     "troubleshooting/redis/late_broker.py": BROKEN_ON_PURPOSE,
     "troubleshooting/rabbitmq/late_broker.py": BROKEN_ON_PURPOSE,
     "deployment/rabbitmq/tasks.py": "ssl.SSLError: a TLS handshake can fail",
+    "progress/rabbitmq/tasks.py": "decode_responses: the progress is read as text",
+    "progress/redis/tasks.py": "decode_responses: the progress is read as text",
 }
 
 

@@ -59,6 +59,7 @@ SHOWN_REQUESTS = {
     "database": ("/users", {"name": "Ada"}),
     # One document: one pipeline, whose first step alone is queued.
     "groups": ("/jobs", {"document": "<p>Hello, world</p>"}),
+    "progress": ("/reports", {"pages": "10"}),
 }
 
 
