@@ -19,12 +19,11 @@ from pathlib import Path
 import pytest
 from dramatiq import group, pipeline
 
-from support.brokers import REDIS
 from support.examples import (
     Example,
     example_params,
     run_against_flask,
-    with_empty_queues,
+    with_redis_and_empty_queues,
 )
 from support.output import check_shown_output
 from support.processes import Process, free_port, port_is_open, wait_for
@@ -35,9 +34,7 @@ QUEUE = "groups"
 @pytest.fixture(name="example", params=example_params("groups"))
 def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     # Both variants keep results and the groups' counters in Redis.
-    if not REDIS.is_reachable():
-        pytest.fail(REDIS.unreachable_message(), pytrace=False)
-    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
+    yield from with_redis_and_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 def start_single_threaded_worker(example: Example, module: str, log: Path) -> Process:

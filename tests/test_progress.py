@@ -13,12 +13,11 @@ from pathlib import Path
 import pytest
 from playwright import sync_api as playwright
 
-from support.brokers import REDIS
 from support.examples import (
     Example,
     example_params,
     run_against_flask,
-    with_empty_queues,
+    with_redis_and_empty_queues,
 )
 from support.output import check_shown_output
 from support.processes import Process, free_port, port_is_open, wait_for
@@ -30,9 +29,7 @@ QUEUE = "progress"
 @pytest.fixture(name="example", params=example_params("progress"))
 def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     # Both variants keep the progress in Redis.
-    if not REDIS.is_reachable():
-        pytest.fail(REDIS.unreachable_message(), pytrace=False)
-    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
+    yield from with_redis_and_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 class Running:

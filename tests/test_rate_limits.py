@@ -21,7 +21,7 @@ import pytest
 import redis
 
 from support.brokers import REDIS
-from support.examples import Example, example_params, with_empty_queues
+from support.examples import Example, example_params, with_redis_and_empty_queues
 from support.output import check_shown_output
 from support.processes import Process, free_port, port_is_open, wait_for
 
@@ -33,9 +33,7 @@ PROVIDER_PORT = "5001"  # the page's
 @pytest.fixture(name="example", params=example_params("rate_limits"))
 def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
     # Both variants keep the limiters' counts in Redis, the RabbitMQ one too.
-    if not REDIS.is_reachable():
-        pytest.fail(REDIS.unreachable_message(), pytrace=False)
-    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
+    yield from with_redis_and_empty_queues(Example(request.param), queues=(QUEUE,))
 
 
 def limits_redis_url(example: Example) -> str:

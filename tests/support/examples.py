@@ -17,7 +17,7 @@ from flask import Flask
 from packaging.requirements import Requirement
 
 from markers import marked_lines
-from support.brokers import BROKERS, Broker
+from support.brokers import BROKERS, REDIS, Broker
 from support.processes import Process, free_port, port_is_open, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -206,6 +206,16 @@ def with_empty_queues(example: Example, queues: tuple[str, ...]) -> Iterator[Exa
     yield example
     for queue in queues:
         example.broker.flush(queue)
+
+
+def with_redis_and_empty_queues(
+    example: Example, queues: tuple[str, ...]
+) -> Iterator[Example]:
+    """with_empty_queues(), for an example that keeps state in Redis with
+    either broker (results, progress, counters): Redis must answer too."""
+    if not REDIS.is_reachable():
+        pytest.fail(REDIS.unreachable_message(), pytrace=False)
+    yield from with_empty_queues(example, queues)
 
 
 def run_against_flask(command: str, port: int, *, shell: bool = False) -> str:
