@@ -22,11 +22,12 @@ from dramatiq import group, pipeline
 from support.examples import (
     Example,
     example_params,
+    location_header,
     run_against_flask,
     with_redis_and_empty_queues,
 )
 from support.output import check_shown_output
-from support.processes import Process, free_port, port_is_open, wait_for
+from support.processes import Process, wait_for
 
 QUEUE = "groups"
 
@@ -53,43 +54,44 @@ def start_single_threaded_worker(example: Example, module: str, log: Path) -> Pr
 def test_job_goes_from_pending_to_done_over_http(
     example: Example, tmp_path: Path
 ) -> None:
-    port = free_port()
-    web = example.start("web", tmp_path, env={"FLASK_RUN_PORT": str(port)})
     worker = None
-    try:
-        wait_for(lambda: port_is_open(port), timeout=15, what="the Flask app")
-        # The page's POST answers what output.txt shows, with the location
-        # the page's GET asks for.
-        [post] = example.commands("request")
-        answer = run_against_flask(post, port)
-        location = re.search(r"^Location: (\S+)", answer, re.MULTILINE).group(1)
-        [status] = example.commands("status")
-        shown_location = re.search(r"/jobs/\S+", status).group()
-        check_shown_output(
-            example.path / "output.txt",
-            answer,
-            paths={
-                location.removeprefix("/jobs/"): shown_location.removeprefix("/jobs/")
-            },
-        )
-        status = status.replace(shown_location, location)
+    with example.web_server(tmp_path) as port:
+        try:
+            # The page's POST answers what output.txt shows, with the location
+            # the page's GET asks for.
+            [post] = example.commands("request")
+            answer = run_against_flask(post, port)
+            location = location_header(answer)
+            [status] = example.commands("status")
+            shown_location = re.search(r"/jobs/\S+", status).group()
+            check_shown_output(
+                example.path / "output.txt",
+                answer,
+                paths={
+                    location.removeprefix("/jobs/"): shown_location.removeprefix(
+                        "/jobs/"
+                    )
+                },
+            )
+            status = status.replace(shown_location, location)
 
-        # No worker yet: nothing is counted.
-        check_shown_output(
-            example.path / "pending.txt", run_against_flask(status, port)
-        )
+            # No worker yet: nothing is counted.
+            check_shown_output(
+                example.path / "pending.txt", run_against_flask(status, port)
+            )
 
-        worker = example.start("worker", tmp_path)
-        wait_for(
-            lambda: '"state":"done"' in run_against_flask(status, port),
-            timeout=20,
-            what="the job to be done",
-        )
-        check_shown_output(example.path / "done.txt", run_against_flask(status, port))
-    finally:
-        web.kill_group()
-        if worker is not None:
-            worker.kill_group()
+            worker = example.start("worker", tmp_path)
+            wait_for(
+                lambda: '"state":"done"' in run_against_flask(status, port),
+                timeout=20,
+                what="the job to be done",
+            )
+            check_shown_output(
+                example.path / "done.txt", run_against_flask(status, port)
+            )
+        finally:
+            if worker is not None:
+                worker.kill_group()
     # add_up ran once, after every count was stored: no retry, no error.
     assert "Retrying message" not in worker.output()
     assert "[ERROR]" not in worker.output()
@@ -142,13 +144,7 @@ def test_an_actor_waiting_for_its_group_holds_its_thread_until_the_timeout(
 ) -> None:
     """The page's deadlock: with one thread, the waiting actor holds it; its
     counts can run only once its wait has timed out."""
-    [command] = example.commands("deadlock")
-    worker = Process(
-        command,
-        cwd=example.path,
-        env={example.broker.url_variable: example.broker.url},
-        log=tmp_path / "worker.log",
-    )
+    worker = start_single_threaded_worker(example, "waiting", tmp_path / "worker.log")
     try:
         worker.wait_for_output("is ready for action", timeout=20)
         [send] = example.commands("send-waiting")

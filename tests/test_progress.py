@@ -16,11 +16,12 @@ from playwright import sync_api as playwright
 from support.examples import (
     Example,
     example_params,
+    location_header,
     run_against_flask,
     with_redis_and_empty_queues,
 )
 from support.output import check_shown_output
-from support.processes import Process, free_port, port_is_open, wait_for
+from support.processes import Process, wait_for
 from support.site_server import fixture_browser  # noqa: F401  (the fixture "browser")
 
 QUEUE = "progress"
@@ -33,17 +34,13 @@ def fixture_example(request: pytest.FixtureRequest) -> Iterator[Example]:
 
 
 class Running:
-    """The Procfile's web process, and its worker once started."""
+    """The Procfile's web process on ``port``, and its worker once started."""
 
-    def __init__(self, example: Example, tmp_path: Path) -> None:
+    def __init__(self, example: Example, tmp_path: Path, port: int) -> None:
         self.example = example
         self.tmp_path = tmp_path
-        self.port = free_port()
-        self.web = example.start(
-            "web", tmp_path, env={"FLASK_RUN_PORT": str(self.port)}
-        )
+        self.port = port
         self.worker: Process | None = None
-        wait_for(lambda: port_is_open(self.port), timeout=15, what="the Flask app")
 
     def start_worker(self) -> None:
         self.worker = self.example.start("worker", self.tmp_path)
@@ -55,24 +52,21 @@ class Running:
     def progress(self, location: str) -> dict:
         return json.loads(self.run(f"curl http://127.0.0.1:5000{location}"))
 
-    def stop(self) -> None:
-        for process in (self.web, self.worker):
-            if process is not None:
-                process.kill_group()
-
 
 @pytest.fixture(name="running")
 def fixture_running(example: Example, tmp_path: Path) -> Iterator[Running]:
-    running = Running(example, tmp_path)
-    yield running
-    running.stop()
+    with example.web_server(tmp_path) as port:
+        running = Running(example, tmp_path, port)
+        yield running
+        if running.worker is not None:
+            running.worker.kill_group()
 
 
 def post_report(running: Running, pages: int) -> str:
     """Queue a report with the page's request; the task's location."""
     [post] = running.example.commands("request")
     answer = running.run(post.replace("pages=10", f"pages={pages}"))
-    return re.search(r"^Location: (\S+)", answer, re.MULTILINE).group(1)
+    return location_header(answer)
 
 
 @pytest.mark.smoke
@@ -81,7 +75,7 @@ def test_progress_goes_from_queued_to_done_over_http(
 ) -> None:
     [post] = example.commands("request")
     answer = running.run(post)
-    location = re.search(r"^Location: (\S+)", answer, re.MULTILINE).group(1)
+    location = location_header(answer)
     [status] = example.commands("status")
     shown = re.search(r"/tasks/\S+", status).group()
     check_shown_output(

@@ -18,6 +18,7 @@ import pytest
 
 from support.examples import (
     Example,
+    location_header,
     run_against_flask,
 )
 from support.output import check_shown_output
@@ -60,7 +61,7 @@ def test_status_goes_from_pending_to_done_over_http(
         # task id the GET of the guide asks for.
         [post] = example.commands("request")
         answer = run_against_flask(post, port)
-        location = re.search(r"^Location: (\S+)", answer, re.MULTILINE).group(1)
+        location = location_header(answer)
         [status] = example.commands("status")
         shown_location = re.search(r"/tasks/\S+", status).group()
         check_shown_output(

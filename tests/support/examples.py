@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import re
 import shlex
 import subprocess
 import sys
@@ -216,6 +217,13 @@ def with_redis_and_empty_queues(
     if not REDIS.is_reachable():
         pytest.fail(REDIS.unreachable_message(), pytrace=False)
     yield from with_empty_queues(example, queues)
+
+
+def location_header(answer: str) -> str:
+    """The Location header of a response that ``curl --include`` printed."""
+    found = re.search(r"^Location: (\S+)", answer, re.MULTILINE)
+    assert found, f"no Location header in:\n{answer}"
+    return found.group(1)
 
 
 def run_against_flask(command: str, port: int, *, shell: bool = False) -> str:
