@@ -137,6 +137,8 @@ DIFFERENT_ON_PURPOSE = {
     "deployment/rabbitmq/tasks.py": "ssl.SSLError: a TLS handshake can fail",
     "progress/rabbitmq/tasks.py": "decode_responses: the progress is read as text",
     "progress/redis/tasks.py": "decode_responses: the progress is read as text",
+    "flask_melodramatiq/rabbitmq/app.py": "the library's lazy broker, which fails",
+    "flask_melodramatiq/redis/app.py": "the library's lazy broker, which fails",
 }
 
 

@@ -60,6 +60,7 @@ SHOWN_REQUESTS = {
     # One document: one pipeline, whose first step alone is queued.
     "groups": ("/jobs", {"document": "<p>Hello, world</p>"}),
     "progress": ("/reports", {"pages": "10"}),
+    "flask_dramatiq": ADD,
 }
 
 

@@ -70,7 +70,9 @@ def test_every_worker_decodes_json(
 ) -> None:
     """Import what the Procfile's worker imports, and ask Dramatiq its encoder."""
     args = shlex.split(Example(folder).procfile_command("worker"))
-    module = args[args.index("dramatiq") + 1]
+    # `dramatiq tasks`, or Flask-Dramatiq's `flask --app app worker`.
+    command = "dramatiq" if "dramatiq" in args else "--app"
+    module = args[args.index(command) + 1]
     # In this process, from the encoder a new worker process starts with:
     # then whatever the example's modules set shows.
     monkeypatch.setattr(dramatiq.message, "global_encoder", dramatiq.JSONEncoder())

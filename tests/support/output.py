@@ -17,6 +17,7 @@ from pathlib import Path
 VARYING = [
     (re.compile(r"^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3}\]"), "[TIME]"),
     (re.compile(r"\[PID \d+\]"), "[PID N]"),
+    (re.compile(r"Worker with PID \d+"), "Worker with PID N"),
     (re.compile(r"\[Thread-\d+\]"), "[Thread-N]"),
     (re.compile(r"worker thread \d+"), "worker thread N"),
     (re.compile(r"'[0-9a-f-]{36}'"), "'MESSAGE-ID'"),
@@ -161,9 +162,10 @@ def stable(lines: list[str]) -> str:
             moved = (SHOWN_START + (when - first)).strftime(TIME_FORMAT)[:-3]
             line = f"[{moved}]" + line[match.end() :]
         line = re.sub(
-            r"\[PID (\d+)\]",
+            r"(\[PID |Worker with PID )(\d+)",
             lambda m: (
-                f"[PID {pids.setdefault(m.group(1), str(FIRST_SHOWN_PID + len(pids)))}]"
+                m.group(1)
+                + pids.setdefault(m.group(2), str(FIRST_SHOWN_PID + len(pids)))
             ),
             line,
         )

@@ -1,0 +1,243 @@
+"""docs/integrations.rst, "Flask-Dramatiq": its quickstart on Dramatiq 2, for real.
+
+The page's `flask --app app worker` and `flask run` serve the quickstart's
+request on each broker. The extension pushes an app context around each
+message, and leaves Dramatiq's global broker alone in the web process.
+Its broker is built before the worker forks: on Python 3.13, Dramatiq's
+time limits then stop working, while the guide's own `dramatiq tasks`
+keeps them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import dramatiq
+import pytest
+
+from support.examples import (
+    EXAMPLES,
+    Example,
+    assert_requirements_installed,
+    example_params,
+    run_against_flask,
+    with_empty_queues,
+)
+from support.output import check_shown_output
+from support.processes import Process, wait_for
+from support.pythons import find_python
+
+QUEUE = "default"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "integrations.rst"
+# An actor that runs past its time limit: it prints "finished" only when the
+# limit was not enforced.
+SLOW_ACTOR = """
+    @{decorator}(time_limit=500, max_retries=0)
+    def slow() -> None:
+        time.sleep(3)
+        print("slow() finished: no time limit")
+"""
+
+
+@pytest.fixture(params=example_params("flask_dramatiq"))
+def example(request: pytest.FixtureRequest) -> Iterator[Example]:
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
+
+
+def test_requirements_shown_are_installed(example: Example) -> None:
+    assert_requirements_installed(example.path / "requirements.txt")
+
+
+def test_the_page_names_the_release_the_requirements_pin(example: Example) -> None:
+    [pin] = re.findall(
+        r"flask-dramatiq==(\S+)", (example.path / "requirements.txt").read_text()
+    )
+    assert f"Flask-Dramatiq {pin}" in PAGE.read_text()
+
+
+# --- Run the quickstart with it ----------------------------------------------
+
+
+def test_the_page_shows_the_procfile_commands(example: Example) -> None:
+    for process_type in ("worker", "web"):
+        shown = example.commands(process_type)
+        assert shown == [example.procfile_command(process_type)], process_type
+
+
+@pytest.mark.smoke
+def test_flask_worker_runs_the_message_the_view_queues(
+    example: Example, tmp_path: Path
+) -> None:
+    worker = example.start("worker", tmp_path)
+    try:
+        with example.web_server(tmp_path) as port:
+            [curl] = example.commands("request")
+            assert json.loads(run_against_flask(curl, port))["message_id"]
+            worker.wait_for_output("The sum of 1 and 2 is 3.", timeout=20)
+        assert worker.terminate(timeout=15) == 0
+    finally:
+        worker.kill_group()
+    check_shown_output(example.path / "output.txt", worker.output())
+
+
+def test_the_extension_gives_each_message_an_app_context(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flask_dramatiq import AppContextMiddleware
+
+    app = example.load("app", monkeypatch)
+    first = app.jobs.broker.middleware[0]
+    assert isinstance(first, AppContextMiddleware)
+    assert first.app is app.app
+    assert app.add.actor.broker is app.jobs.broker
+    # The page: no Prometheus middleware unless you add it.
+    names = [type(middleware).__name__ for middleware in app.jobs.broker.middleware]
+    assert "Prometheus" not in names, names
+
+
+@pytest.mark.parametrize(
+    "example",
+    [param for param in example_params("flask_dramatiq") if param.id == "redis"],
+    indirect=True,
+)
+def test_a_redis_url_alone_gives_a_client_without_timeouts(example: Example) -> None:
+    """Why the Redis app hands the broker a client: the page's claim."""
+    from flask import Flask
+    from flask_dramatiq import Dramatiq
+
+    app = Flask(__name__)
+    app.config["DRAMATIQ_BROKER"] = "dramatiq.brokers.redis:RedisBroker"
+    app.config["DRAMATIQ_BROKER_URL"] = example.broker.url
+    kwargs = Dramatiq(app).broker.client.connection_pool.connection_kwargs
+    assert kwargs.get("socket_timeout") is None
+    assert kwargs.get("socket_connect_timeout") is None
+
+
+def test_flask_worker_takes_only_some_of_dramatiqs_options(example: Example) -> None:
+    shown = subprocess.run(
+        ["flask", "--app", "app", "worker", "--help"],
+        cwd=example.path,
+        env={**os.environ, example.broker.url_variable: example.broker.url},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
+    for option in ("--processes", "--threads", "--queues"):
+        assert option in shown
+    assert "--worker-shutdown-timeout" not in shown
+
+
+def test_the_web_process_global_broker_is_not_the_extensions(
+    example: Example, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page: pass broker=jobs.broker to group() and pipeline() in a view."""
+    app = example.load("app", monkeypatch)
+    assert dramatiq.get_broker() is not app.jobs.broker
+    group = dramatiq.group([app.add.message(1, 2)], broker=app.jobs.broker)
+    assert group.broker is app.jobs.broker
+
+
+# --- Time limits and Python 3.13 ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def python_3_13(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A virtualenv on Python 3.13 with the example's requirements (both
+    brokers' extras: they differ in the extra only)."""
+    python = find_python("3.13")
+    if python is None:
+        pytest.skip("Python 3.13 is not installed here (pyenv or python3.13 on PATH)")
+    venv = tmp_path_factory.mktemp("py313") / "venv"
+    subprocess.run(["uv", "venv", "-q", "--python", python, str(venv)], check=True)
+    requirements = [
+        f"-r{EXAMPLES / 'flask_dramatiq' / broker / 'requirements.txt'}"
+        for broker in ("rabbitmq", "redis")
+    ]
+    subprocess.run(
+        [
+            "uv",
+            "pip",
+            "install",
+            "-q",
+            "--python",
+            str(venv / "bin" / "python"),
+            *requirements,
+        ],
+        check=True,
+        timeout=300,
+    )
+    return venv / "bin"
+
+
+def run_slow_actor(example: Example, tmp_path: Path, worker: str, python: str) -> str:
+    """Start ``worker`` ("flask_dramatiq", or the guide's "dramatiq") with
+    ``python``'s virtualenv, on a module that adds SLOW_ACTOR to the example;
+    send slow(); return the worker's output once slow() has ended."""
+    if worker == "flask_dramatiq":
+        imports, decorator = "from app import app, jobs", "jobs.actor"
+        command = "flask --app slow worker --processes 1 --threads 1"
+        folder = example.path
+    else:
+        imports, decorator = "import dramatiq\nimport tasks", "dramatiq.actor"
+        command = "dramatiq slow --processes 1 --threads 1"
+        folder = EXAMPLES / "quickstart" / example.broker.name
+    actor = textwrap.dedent(SLOW_ACTOR.format(decorator=decorator))
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "slow.py").write_text(f"import time\n\n{imports}\n{actor}")
+    env = {
+        "PATH": f"{Path(python).parent}{os.pathsep}{os.environ['PATH']}",
+        "PYTHONPATH": f"{tmp_path}{os.pathsep}{folder}",
+        example.broker.url_variable: example.broker.url,
+        "dramatiq_worker_timeout": "40",
+    }
+    process = Process(command, cwd=tmp_path, env=env, log=tmp_path / f"{worker}.log")
+    try:
+        process.wait_for_output("is ready for action", timeout=30)
+        subprocess.run(
+            [python, "-c", "import slow; slow.slow.send()"],
+            cwd=tmp_path, env={**os.environ, **env}, check=True, timeout=30,
+        )  # fmt: skip
+        wait_for(
+            lambda: (
+                "TimeLimitExceeded" in process.output()
+                or "no time limit" in process.output()
+            ),
+            timeout=20,
+            what="slow() to end",
+        )
+    finally:
+        process.kill_group()
+    return process.output()
+
+
+def test_flask_worker_enforces_time_limits_before_python_3_13(
+    example: Example, tmp_path: Path
+) -> None:
+    """On the Python that runs the tests (3.13 or later: the limit is lost)."""
+    output = run_slow_actor(example, tmp_path, "flask_dramatiq", sys.executable)
+    enforced = sys.version_info < (3, 13)
+    assert ("TimeLimitExceeded" in output) == enforced
+    assert ("no time limit" in output) == (not enforced)
+
+
+def test_on_python_3_13_flask_worker_loses_time_limits_and_dramatiq_keeps_them(
+    example: Example, tmp_path: Path, python_3_13: Path
+) -> None:
+    python = str(python_3_13 / "python")
+    output = run_slow_actor(example, tmp_path / "ext", "flask_dramatiq", python)
+    assert "Unexpected failure in after_process_boot of" in output
+    assert "RuntimeError: thread already started" in output
+    assert "no time limit" in output
+    assert "TimeLimitExceeded" not in output
+
+    guide = run_slow_actor(example, tmp_path / "guide", "dramatiq", python)
+    assert "TimeLimitExceeded" in guide
+    assert "RuntimeError" not in guide

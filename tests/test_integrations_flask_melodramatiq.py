@@ -1,0 +1,105 @@
+"""docs/integrations.rst, "Flask-Melodramatiq": on Dramatiq 2 it stops at import.
+
+The page's worker command, on each broker, exits at once with the TypeError
+the page shows: the library builds Dramatiq's Results middleware without
+the backend that Dramatiq 2 requires. When a release fixes it, this fails,
+and the page must change.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from support.examples import EXAMPLES, Example, assert_requirements_installed
+from support.output import check_shown_output
+
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "integrations.rst"
+ERROR = (
+    "TypeError: Results.__init__() missing 1 required keyword-only argument: 'backend'"
+)
+
+
+@pytest.fixture(
+    params=[
+        pytest.param(EXAMPLES / "flask_melodramatiq" / name, id=name, marks=mark)
+        for name, mark in (
+            ("rabbitmq", pytest.mark.rabbitmq),
+            ("redis", pytest.mark.redis),
+        )
+    ]
+)
+def example(request: pytest.FixtureRequest) -> Example:
+    return Example(request.param)
+
+
+def test_requirements_shown_are_installed(example: Example) -> None:
+    assert_requirements_installed(example.path / "requirements.txt")
+
+
+def test_the_page_names_the_release_the_requirements_pin(example: Example) -> None:
+    requirements = (example.path / "requirements.txt").read_text()
+    [pin] = re.findall(r"flask-melodramatiq==(\S+)", requirements)
+    assert f"Flask-Melodramatiq {pin}" in PAGE.read_text()
+
+
+@pytest.mark.smoke
+def test_the_worker_stops_at_once_with_the_error_the_page_shows(
+    example: Example,
+) -> None:
+    # The worker processes die at once, and the main process stops as soon as
+    # one has: how many tracebacks get printed varies, and Dramatiq's log
+    # thread can stop before it copies a process's last lines (dramatiq#171).
+    # Every run must exit 1; one of three must print what the page shows.
+    [command] = example.commands("worker")
+    runs = []
+    for _ in range(3):
+        result = subprocess.run(
+            shlex.split(command),
+            cwd=example.path,
+            env={**os.environ, example.broker.url_variable: example.broker.url},
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert result.returncode == 1, result.stderr
+        runs.append(result.stderr)
+        if ERROR in result.stderr:
+            try:
+                check_shown_output(
+                    example.path / "output.txt", result.stderr, end=ERROR
+                )
+            except AssertionError:
+                continue
+            return
+    raise AssertionError(f"no run printed what the page shows: {runs}")
+
+
+def test_the_app_fails_the_same_way_and_the_library_swaps_the_actor_class(
+    example: Example,
+) -> None:
+    """In a process of its own: importing the library changes dramatiq.actor."""
+    script = (
+        "import dramatiq, flask_melodramatiq\n"
+        "print(dramatiq.actor.__kwdefaults__['actor_class'].__module__)\n"
+        "import app\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=example.path,
+        env={**os.environ, example.broker.url_variable: example.broker.url},
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.stdout == "flask_melodramatiq.lazy_broker\n"
+    assert result.returncode == 1
+    assert result.stderr.rstrip().endswith(ERROR)
