@@ -171,6 +171,7 @@ SETTINGS: dict[str, dict[str, str]] = {
         "40 ms": POLL_CAP,
     },
     "factory": {"40 ms": POLL_CAP},
+    "integrations": {"40 ms": POLL_CAP},
     "periodic": {
         "5 seconds": "connect_timeout, RETRY_AFTER and the unit's RestartSec",
         "10 seconds": "the example's lock_timeout and the claim's idle timeout",

@@ -84,7 +84,12 @@ def test_flask_worker_runs_the_message_the_view_queues(
         assert worker.terminate(timeout=15) == 0
     finally:
         worker.kill_group()
-    check_shown_output(example.path / "output.txt", worker.output())
+    if sys.version_info >= (3, 13):
+        # What the page warns of: each worker process's time limits fail
+        # to start, and the run prints their errors too.
+        assert "RuntimeError: thread already started" in worker.output()
+    else:
+        check_shown_output(example.path / "output.txt", worker.output())
 
 
 def test_the_extension_gives_each_message_an_app_context(
@@ -221,7 +226,7 @@ def run_slow_actor(example: Example, tmp_path: Path, worker: str, python: str) -
 def test_flask_worker_enforces_time_limits_before_python_3_13(
     example: Example, tmp_path: Path
 ) -> None:
-    """On the Python that runs the tests (3.13 or later: the limit is lost)."""
+    """On the Python that runs the tests; on 3.13, the limit must be lost."""
     output = run_slow_actor(example, tmp_path, "flask_dramatiq", sys.executable)
     enforced = sys.version_info < (3, 13)
     assert ("TimeLimitExceeded" in output) == enforced

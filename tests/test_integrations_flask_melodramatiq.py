@@ -2,8 +2,9 @@
 
 The page's worker command, on each broker, exits at once with the TypeError
 the page shows: the library builds Dramatiq's Results middleware without
-the backend that Dramatiq 2 requires. When a release fixes it, this fails,
-and the page must change.
+the backend that Dramatiq 2 requires. `nox -s latest` runs it on the
+library's newest release: when a release fixes it, this fails there, and
+the page must change.
 """
 
 from __future__ import annotations
