@@ -55,6 +55,13 @@ PARALLEL_TESTS = 6
 # (tests/support/figures.py); commit what they write.
 RECORD_FIGURES = {"GUIDE_RECORD_FIGURES": "1"}
 EXAMPLES = Path("examples")
+# The toolchain's versions, locked: nox installs its groups from here, so a
+# new Sphinx or pytest cannot break a run overnight. `nox -s lock` rewrites
+# it, and Dependabot proposes updates. The examples are never locked.
+LOCK = Path("requirements/toolchain.txt")
+LOCKED_GROUPS = ("nox", "lint", "bench")
+# The Pythons the examples support; the lock resolves for the oldest and up.
+OLDEST_PYTHON = "3.10"
 INVENTORIES = {
     "python": "https://docs.python.org/3/objects.inv",
     "flask": "https://flask.palletsprojects.com/en/stable/objects.inv",
@@ -84,14 +91,7 @@ def smoke(session: nox.Session, broker: str) -> None:
     twice as long as this whole loop is allowed.
     """
     prepare_broker_session(session, broker)
-    # Only the modules that hold such tests: every test process imports every
-    # module it is given, and the others would cost each a second of CPU.
-    modules = [
-        str(path)
-        for path in sorted(Path("tests").glob("test_*.py"))
-        if "pytest.mark.smoke" in path.read_text()
-    ]
-    run_in_parallel(session, f"{broker} and smoke", *modules)
+    run_in_parallel(session, f"{broker} and smoke", *smoke_modules())
 
 
 @nox.session(default=False)
@@ -245,6 +245,21 @@ def lint(session: nox.Session) -> None:
     )  # fmt: skip
     session.run("ruff", "check", "noxfile.py", "tests", "docs", "benchmark")
     session.run("ruff", "format", "--check", "noxfile.py", "tests", "docs", "benchmark")
+    # The project's own YAML files against their schemas (shipped with
+    # check-jsonschema: no network), and the workflow through zizmor.
+    for schema, files in (
+        ("github-workflows", sorted(Path(".github/workflows").glob("*.yml"))),
+        ("dependabot", [Path(".github/dependabot.yml")]),
+        ("readthedocs", [Path(".readthedocs.yaml")]),
+        (
+            "compose-spec",
+            [Path("compose.yaml"), *sorted(EXAMPLES.glob("*/*/compose.yaml"))],
+        ),
+    ):
+        session.run(
+            "check-jsonschema", "--builtin-schema", f"vendor.{schema}", *map(str, files)
+        )
+    session.run("zizmor", "--offline", "--quiet", ".github/workflows")
 
 
 @nox.session
@@ -335,6 +350,46 @@ def inventories(session: nox.Session) -> None:
         session.log(f"{folder / name}.inv <- {url}")
 
 
+@nox.session(default=False, venv_backend="none")
+def lock(session: nox.Session) -> None:
+    """Lock the toolchain (every dependency group) into requirements/toolchain.txt.
+
+    One file for every supported Python and platform. Commit it; Dependabot
+    proposes the same updates weekly. Needs the internet.
+    """
+    groups = [arg for group in LOCKED_GROUPS for arg in ("--group", group)]
+    session.run(
+        sys.executable, "-m", "uv", "pip", "compile", *groups, "--universal",
+        "--python-version", OLDEST_PYTHON, "--upgrade", "--quiet",
+        "--output-file", str(LOCK),
+    )  # fmt: skip
+
+
+@nox.session(default=False)
+@nox.parametrize("broker", list(BROKERS))
+def latest(session: nox.Session, broker: str) -> None:
+    """Run every example once on the newest releases, pre-releases included.
+
+    What the weekly CI job runs: the toolchain unlocked, and each example's
+    requirements.txt resolved afresh, so an upstream break fails here, with
+    the failing example in the test's name. Needs the internet.
+    """
+    ensure_running(session, BROKERS[broker])
+    newest = ["--upgrade"]
+    newest += ["--prerelease=allow"] if session.venv_backend == "uv" else ["--pre"]
+    session.install(*newest, *nox.project.dependency_groups(PYPROJECT, "test"))
+    for folder in sorted(EXAMPLES.glob(f"*/{broker}")):
+        run_install_section(session, folder, *newest)
+        # A release an example pins (e.g. flask-dramatiq==0.8.0), and its
+        # newer ones: a fix or a break upstream changes what its page says.
+        for line in (folder / "requirements.txt").read_text().splitlines():
+            if "==" in line:
+                session.install(*newest, line.partition("==")[0])
+    # Say what ran: the versions an upstream break came with.
+    session.run("python", "tests/support/versions.py", broker)
+    run_in_parallel(session, f"{broker} and smoke", *smoke_modules())
+
+
 # The browser tests' modules: collecting only these keeps the two sessions quick.
 SITE_TESTS = sorted(str(path) for path in Path("tests").glob("test_site*.py"))
 # The test modules that run every example, each test once per folder.
@@ -363,6 +418,17 @@ def prepare_broker_session(session: nox.Session, broker: str) -> None:
     install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
 
 
+def smoke_modules() -> list[str]:
+    """The test modules that hold smoke tests. Only these: every test process
+    imports every module it is given, and the others would cost each a
+    second of CPU."""
+    return [
+        str(path)
+        for path in sorted(Path("tests").glob("test_*.py"))
+        if "pytest.mark.smoke" in path.read_text()
+    ]
+
+
 def run_in_parallel(session: nox.Session, selection: str, *modules: str) -> None:
     """Run the broker tests that the marker expression ``selection`` picks
     (in ``modules``, or in every module).
@@ -388,6 +454,7 @@ def install(
     call (tens of them, a few seconds a session).
     """
     inputs = hashlib.sha256(Path("pyproject.toml").read_bytes())
+    inputs.update(LOCK.read_bytes())
     inputs.update(repr(groups).encode())
     for folder in examples:
         for name in ("commands.sh", "requirements.txt"):
@@ -399,7 +466,9 @@ def install(
         session.log("Dependencies unchanged since the last install: skipped")
         return
     stamp.unlink(missing_ok=True)
-    session.install(*nox.project.dependency_groups(PYPROJECT, *groups))
+    session.install(
+        *["-c", str(LOCK)], *nox.project.dependency_groups(PYPROJECT, *groups)
+    )
     for folder in examples:
         run_install_section(session, folder)
     stamp.write_text(inputs.hexdigest())
@@ -421,23 +490,28 @@ def install_lighthouse(session: nox.Session) -> None:
     stamp.write_text(digest)
 
 
-def run_install_section(session: nox.Session, folder: Path) -> None:
+def run_install_section(session: nox.Session, folder: Path, *options: str) -> None:
     """Run the install commands the guide shows for ``folder``, in this venv.
 
     nox has already made and activated the virtualenv, so the venv lines are
     skipped; each ``python -m pip install ARGS`` becomes an install of ARGS
     with nox's installer (uv or pip), run from the example folder.
     """
-    installs = [
-        shlex.split(line)
-        for line in marked_lines(folder / "commands.sh", "install")
-        if line.startswith("python -m pip install ")
-    ]
+    installs = example_installs(folder)
     if not installs:
         session.error(f"{folder}/commands.sh: its install section installs nothing")
     with session.chdir(folder):
-        for command in installs:
-            session.install(*command[4:])
+        for args in installs:
+            session.install(*options, *args)
+
+
+def example_installs(folder: Path) -> list[list[str]]:
+    """The arguments of each ``python -m pip install`` the guide shows for ``folder``."""
+    return [
+        shlex.split(line)[4:]
+        for line in marked_lines(folder / "commands.sh", "install")
+        if line.startswith("python -m pip install ")
+    ]
 
 
 def ensure_running(session: nox.Session, broker: Broker) -> None:

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import sys
+from importlib import metadata
+
 import pytest
 import yaml
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from support.examples import EXAMPLES, ROOT
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # The test group installs tomli on Python 3.10.
+    import tomli as tomllib
 
 
 def load(path: str) -> dict:
@@ -26,13 +36,64 @@ def test_read_the_docs_builds_the_docs_with_warnings_as_errors() -> None:
 
 def test_github_workflow_runs_the_readme_command_against_both_brokers() -> None:
     workflow = load(".github/workflows/ci.yml")
-    [job] = workflow["jobs"].values()
-    assert set(job["services"]) == {"rabbitmq", "redis"}
-    assert {"5672:5672", "15672:15672", "6379:6379"} == {
-        port for service in job["services"].values() for port in service["ports"]
-    }
-    assert job["strategy"]["matrix"]["python"][0] == "3.10"
-    assert job["steps"][-1] == {"run": readme_test_command()}
+    for job in workflow["jobs"].values():
+        assert set(job["services"]) == {"rabbitmq", "redis"}
+        assert {"5672:5672", "15672:15672", "6379:6379"} == {
+            port for service in job["services"].values() for port in service["ports"]
+        }
+    job = workflow["jobs"]["nox"]
+    assert job["strategy"]["matrix"]["python"] == ["3.10", "3.11", "3.12", "3.13"]
+    assert job["steps"][-2:] == [
+        {"run": "python -m pip install -c requirements/toolchain.txt --group nox"},
+        {"run": readme_test_command()},
+    ]
+
+
+def test_github_workflow_runs_the_newest_releases_weekly() -> None:
+    workflow = load(".github/workflows/ci.yml")
+    # PyYAML reads the key `on` as True (YAML 1.1).
+    assert workflow[True]["schedule"] == [{"cron": "17 5 * * 1"}]
+    job = workflow["jobs"]["latest"]
+    assert "schedule" in job["if"]
+    # Unlocked: the newest nox too, as the newest of everything else.
+    assert job["steps"][-2:] == [
+        {"run": "python -m pip install --group nox"},
+        {"run": "nox -s latest"},
+    ]
+    assert workflow["permissions"] == {"contents": "read"}
+    for step in job["steps"] + workflow["jobs"]["nox"]["steps"]:
+        if "uses" in step:
+            assert re.fullmatch(r"[\w-]+/[\w-]+@[0-9a-f]{40}", step["uses"]), step
+
+
+def test_nox_installs_the_toolchain_from_the_lock() -> None:
+    """Every group in the lock, and every locked line pinned to one version."""
+    lock = (ROOT / "requirements/toolchain.txt").read_text()
+    header = lock.splitlines()[1]
+    assert all(f"--group {group}" in header for group in ("nox", "lint", "bench"))
+    for line in lock.splitlines():
+        if line and not line.startswith((" ", "#")):
+            assert Requirement(line).specifier.__str__().startswith("=="), line
+
+
+def test_this_session_runs_the_locked_toolchain() -> None:
+    """The lint session's tools (its group's own requirements) are the lock's."""
+    locked = {}
+    for line in (ROOT / "requirements/toolchain.txt").read_text().splitlines():
+        if line and not line.startswith((" ", "#")):
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate():
+                locked[canonicalize_name(requirement.name)] = str(requirement.specifier)
+    groups = tomllib.loads((ROOT / "pyproject.toml").read_text())["dependency-groups"]
+    requirements = [
+        Requirement(entry)
+        for group in ("docs", "test", "lint")
+        for entry in groups[group]
+        if isinstance(entry, str)
+    ]
+    tools = [r.name for r in requirements if r.marker is None or r.marker.evaluate()]
+    for tool in tools:
+        assert f"=={metadata.version(tool)}" == locked[canonicalize_name(tool)], tool
 
 
 def test_ci_script_runs_the_readme_command_verbatim() -> None:
