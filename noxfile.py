@@ -386,7 +386,7 @@ def latest(session: nox.Session, broker: str) -> None:
             if "==" in line:
                 session.install(*newest, line.partition("==")[0])
     # Say what ran: the versions an upstream break came with.
-    session.run("python", "tests/support/versions.py", broker)
+    session.run("python", "-m", "support.versions", broker, env={"PYTHONPATH": "tests"})
     run_in_parallel(session, f"{broker} and smoke", *smoke_modules())
 
 

@@ -1,6 +1,6 @@
 """The versions of what an example runs on: the install page's table.
 
-``python tests/support/versions.py <broker>`` prints them (`nox -s latest`
+``python -m support.versions <broker>`` (from tests/) prints them (`nox -s latest`
 does, so a failing run says what it ran on); tests/test_install_versions.py
 records them, with the broker server's, for the page.
 """
