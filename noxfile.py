@@ -60,7 +60,7 @@ EXAMPLES = Path("examples")
 # it, and Dependabot proposes updates. The examples are never locked.
 LOCK = Path("requirements/toolchain.txt")
 LOCKED_GROUPS = ("nox", "lint", "bench")
-# The Pythons the examples support; the lock resolves for the oldest and up.
+# The oldest Python the project supports: the lock resolves for it and up.
 OLDEST_PYTHON = "3.10"
 INVENTORIES = {
     "python": "https://docs.python.org/3/objects.inv",
@@ -466,9 +466,7 @@ def install(
         session.log("Dependencies unchanged since the last install: skipped")
         return
     stamp.unlink(missing_ok=True)
-    session.install(
-        *["-c", str(LOCK)], *nox.project.dependency_groups(PYPROJECT, *groups)
-    )
+    session.install("-c", str(LOCK), *nox.project.dependency_groups(PYPROJECT, *groups))
     for folder in examples:
         run_install_section(session, folder)
     stamp.write_text(inputs.hexdigest())

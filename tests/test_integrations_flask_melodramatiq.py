@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from support.examples import EXAMPLES, Example, assert_requirements_installed
+from support.examples import Example, assert_requirements_installed, example_params
 from support.output import check_shown_output
 
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "integrations.rst"
@@ -27,15 +27,7 @@ ERROR = (
 )
 
 
-@pytest.fixture(
-    params=[
-        pytest.param(EXAMPLES / "flask_melodramatiq" / name, id=name, marks=mark)
-        for name, mark in (
-            ("rabbitmq", pytest.mark.rabbitmq),
-            ("redis", pytest.mark.redis),
-        )
-    ]
-)
+@pytest.fixture(params=example_params("flask_melodramatiq"))
 def example(request: pytest.FixtureRequest) -> Example:
     return Example(request.param)
 
