@@ -6,7 +6,8 @@
 - lint: check the docs' sources against examples/, and lint every example.
 - site: drive the built site in headless Chromium.
 Not run by default (CI runs them after `nox`): tests (every behaviour of
-every example, on each broker), audit (phones, search, axe-core and
+every example, on each broker), pythons (every example once on each
+supported Python installed here), audit (phones, search, axe-core and
 Lighthouse on every page), measure, reliability (stops and restarts the
 brokers), local_brokers (the commands without Docker, on brokers of their
 own). And by hand: topic (one topic's tests), bench, serve (live-reloading
@@ -34,6 +35,8 @@ sys.path[:0] = [
 ]
 from markers import marked_lines
 from support.brokers import BROKERS, Broker
+from support.figures import write_figure
+from support.pythons import SUPPORTED_PYTHONS, find_python
 
 nox.needs_version = ">=2025.2.9"  # dependency_groups() and reuse_venv="yes"
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -61,7 +64,7 @@ EXAMPLES = Path("examples")
 LOCK = Path("requirements/toolchain.txt")
 LOCKED_GROUPS = ("nox", "lint", "bench")
 # The oldest Python the project supports: the lock resolves for it and up.
-OLDEST_PYTHON = "3.10"
+OLDEST_PYTHON = SUPPORTED_PYTHONS[0]
 INVENTORIES = {
     "python": "https://docs.python.org/3/objects.inv",
     "flask": "https://flask.palletsprojects.com/en/stable/objects.inv",
@@ -390,6 +393,71 @@ def latest(session: nox.Session, broker: str) -> None:
     run_in_parallel(session, f"{broker} and smoke", *smoke_modules())
 
 
+@nox.session(default=False, venv_backend="none")
+@nox.parametrize("version", SUPPORTED_PYTHONS)
+@nox.parametrize("broker", list(BROKERS))
+def pythons(session: nox.Session, broker: str, version: str) -> None:
+    """Run every example once on each supported Python installed here.
+
+    The other sessions run on the Python that runs nox. This one makes a
+    virtualenv per Python, with uv, from the interpreter on PATH or pyenv's,
+    installs the examples as their pages show, and runs the smoke tests in
+    it. A Python that is not installed is skipped, with a line that says so.
+    Records the exact version that passed, for the install page.
+    """
+    interpreter = find_python(version)
+    if interpreter is None:
+        session.skip(
+            f"Python {version} is not installed (not on PATH, not in pyenv): "
+            f"the examples did not run on it"
+        )
+    ensure_running(session, BROKERS[broker])
+    venv = Path(".nox", f"pythons-{broker}-{version.replace('.', '_')}").resolve()
+    folders = sorted(EXAMPLES.glob(f"*/{broker}"))
+    stamp = venv / "installed.sha256"
+    digest = install_digest(["test"], folders)
+    if not stamp.is_file() or stamp.read_text() != digest:
+        uv = (sys.executable, "-m", "uv")
+        session.run(
+            *uv, "venv", "--quiet", "--clear", "--python", interpreter, str(venv)
+        )
+        pip = (
+            *uv,
+            "pip",
+            "install",
+            "--quiet",
+            "--python",
+            str(venv / "bin" / "python"),
+        )
+        session.run(
+            *pip, "-c", str(LOCK), *nox.project.dependency_groups(PYPROJECT, "test")
+        )
+        for folder in folders:
+            installs = example_installs(folder)
+            with session.chdir(folder):
+                for args in installs:
+                    session.run(*pip, *args)
+        stamp.write_text(digest)
+    # The virtualenv's own programs first, as if activated: the tests run
+    # `dramatiq`, `flask` and `gunicorn` from PATH.
+    env = {
+        "PATH": os.pathsep.join([str(venv / "bin"), os.environ["PATH"]]),
+        "VIRTUAL_ENV": str(venv),
+    }
+    session.run(
+        str(venv / "bin" / "pytest"), "-m", f"{broker} and smoke",
+        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
+        *smoke_modules(), *session.posargs, env=env, external=True,
+    )  # fmt: skip
+    exact = session.run(
+        str(venv / "bin" / "python"), "-c", "import platform; print(platform.python_version())",
+        silent=True, external=True,
+    )  # fmt: skip
+    write_figure(
+        "install", f"pythons.{broker}.{version.replace('.', '_')}", exact.strip()
+    )
+
+
 # The browser tests' modules: collecting only these keeps the two sessions quick.
 SITE_TESTS = sorted(str(path) for path in Path("tests").glob("test_site*.py"))
 # The test modules that run every example, each test once per folder.
@@ -453,6 +521,20 @@ def install(
     pyproject.toml and the same example install files skip every installer
     call (tens of them, a few seconds a session).
     """
+    digest = install_digest(groups, examples)
+    stamp = Path(session.virtualenv.location) / "installed.sha256"
+    if stamp.is_file() and stamp.read_text() == digest:
+        session.log("Dependencies unchanged since the last install: skipped")
+        return
+    stamp.unlink(missing_ok=True)
+    session.install("-c", str(LOCK), *nox.project.dependency_groups(PYPROJECT, *groups))
+    for folder in examples:
+        run_install_section(session, folder)
+    stamp.write_text(digest)
+
+
+def install_digest(groups: list[str], examples: Sequence[Path]) -> str:
+    """A digest of everything that decides what ``install()`` puts in a venv."""
     inputs = hashlib.sha256(Path("pyproject.toml").read_bytes())
     inputs.update(LOCK.read_bytes())
     inputs.update(repr(groups).encode())
@@ -461,15 +543,7 @@ def install(
             if (folder / name).is_file():
                 inputs.update(str(folder / name).encode())
                 inputs.update((folder / name).read_bytes())
-    stamp = Path(session.virtualenv.location) / "installed.sha256"
-    if stamp.is_file() and stamp.read_text() == inputs.hexdigest():
-        session.log("Dependencies unchanged since the last install: skipped")
-        return
-    stamp.unlink(missing_ok=True)
-    session.install("-c", str(LOCK), *nox.project.dependency_groups(PYPROJECT, *groups))
-    for folder in examples:
-        run_install_section(session, folder)
-    stamp.write_text(inputs.hexdigest())
+    return inputs.hexdigest()
 
 
 def install_lighthouse(session: nox.Session) -> None:

@@ -12,6 +12,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from support.examples import EXAMPLES, ROOT
+from support.pythons import SUPPORTED_PYTHONS
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -42,7 +43,7 @@ def test_github_workflow_runs_the_readme_command_against_both_brokers() -> None:
             port for service in job["services"].values() for port in service["ports"]
         }
     job = workflow["jobs"]["nox"]
-    assert job["strategy"]["matrix"]["python"] == ["3.10", "3.11", "3.12", "3.13"]
+    assert job["strategy"]["matrix"]["python"] == list(SUPPORTED_PYTHONS)
     assert job["steps"][-2:] == [
         {"run": "python -m pip install -c requirements/toolchain.txt --group nox"},
         {"run": readme_test_command()},
@@ -99,6 +100,22 @@ def test_this_session_runs_the_locked_toolchain() -> None:
 def test_ci_script_runs_the_readme_command_verbatim() -> None:
     lines = (ROOT / ".ci/run").read_text().splitlines()
     assert readme_test_command() in lines
+
+
+def test_every_supported_python_is_named_and_run() -> None:
+    """The README, the install page and CI name the Pythons nox -s pythons runs."""
+    first, last = SUPPORTED_PYTHONS[0], SUPPORTED_PYTHONS[-1]
+    assert f"- Python {first} or newer" in (ROOT / "README.md").read_text()
+    assert "nox -s pythons" in (ROOT / ".ci/run").read_text().splitlines()
+    page = (ROOT / "docs/install.rst").read_text()
+    assert f"The examples run on Python {first} to {last}:" in page
+    for broker in ("rabbitmq", "redis"):
+        rows = re.findall(rf":measured:`install\.pythons\.{broker}\.(\w+)`", page)
+        assert rows == [version.replace(".", "_") for version in SUPPORTED_PYTHONS]
+    # The weekly run of the newest releases takes the newest Python.
+    steps = load(".github/workflows/ci.yml")["jobs"]["latest"]["steps"]
+    [setup] = [step for step in steps if "setup-python" in step.get("uses", "")]
+    assert setup["with"]["python-version"] == last
 
 
 def test_compose_file_publishes_the_brokers_and_postgresql_on_loopback_only() -> None:

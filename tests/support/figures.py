@@ -26,8 +26,15 @@ def record(page: str, key: str, value: float | str) -> None:
     Round a float to the digits the page shows before recording it. Tests
     run in parallel processes: a lock file keeps their writes whole.
     """
-    if not recording():
-        return
+    if recording():
+        write_figure(page, key, value)
+
+
+def write_figure(page: str, key: str, value: float | str) -> None:
+    """Store ``value`` at ``key`` in docs/_data/<page>.json, recording or not.
+
+    For a nox session that records what it ran once all of it passed.
+    """
     DATA.mkdir(exist_ok=True)
     path = DATA / f"{page}.json"
     with open(DATA / ".lock", "w") as lock:

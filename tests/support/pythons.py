@@ -7,6 +7,10 @@ import shutil
 import subprocess
 from pathlib import Path
 
+# The Pythons the project supports, oldest first: `nox -s pythons` runs the
+# examples on each one installed, and the install page shows them.
+SUPPORTED_PYTHONS = ("3.10", "3.11", "3.12", "3.13")
+
 
 def find_python(version: str) -> str | None:
     """A working ``python<version>``: on PATH, or one of pyenv's, or None.
