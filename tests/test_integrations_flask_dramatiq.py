@@ -4,8 +4,8 @@ The page's `flask --app app worker` and `flask run` serve the quickstart's
 request on each broker. The extension pushes an app context around each
 message, and leaves Dramatiq's global broker alone in the web process.
 Its broker is built before the worker forks: on Python 3.13, Dramatiq's
-time limits then stop working, while the guide's own `dramatiq tasks`
-keeps them.
+time limits then stop working, while the guide's own `dramatiq tasks`, and
+`dramatiq app:broker` on the extension's broker, keep them.
 """
 
 from __future__ import annotations
@@ -92,12 +92,35 @@ def test_flask_worker_runs_the_message_the_view_queues(
         check_shown_output(example.path / "output.txt", worker.output())
 
 
+def test_dramatiqs_own_command_runs_the_extensions_broker(
+    example: Example, tmp_path: Path
+) -> None:
+    """The page's command for Python 3.13, on the Python that runs the tests."""
+    [command] = example.commands("worker-dramatiq")
+    worker = Process(
+        command,
+        cwd=example.path,
+        env={example.broker.url_variable: example.broker.url},
+        log=tmp_path / "worker.log",
+    )
+    try:
+        with example.web_server(tmp_path) as port:
+            [curl] = example.commands("request")
+            assert json.loads(run_against_flask(curl, port))["message_id"]
+            worker.wait_for_output("The sum of 1 and 2 is 3.", timeout=20)
+        assert worker.terminate(timeout=15) == 0
+    finally:
+        worker.kill_group()
+    assert "Error" not in worker.output(), worker.output()
+
+
 def test_the_extension_gives_each_message_an_app_context(
     example: Example, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from flask_dramatiq import AppContextMiddleware
 
     app = example.load("app", monkeypatch)
+    assert app.broker is app.jobs.broker
     first = app.jobs.broker.middleware[0]
     assert isinstance(first, AppContextMiddleware)
     assert first.app is app.app
@@ -183,12 +206,19 @@ def python_3_13(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_slow_actor(example: Example, tmp_path: Path, worker: str, python: str) -> str:
-    """Start ``worker`` ("flask_dramatiq", or the guide's "dramatiq") with
-    ``python``'s virtualenv, on a module that adds SLOW_ACTOR to the example;
-    send slow(); return the worker's output once slow() has ended."""
+    """Start ``worker`` ("flask_dramatiq", the page's "dramatiq_app" for
+    Python 3.13, or the guide's "dramatiq") with ``python``'s virtualenv, on
+    a module that adds SLOW_ACTOR to the example; send slow(); return the
+    worker's output once slow() has ended."""
     if worker == "flask_dramatiq":
         imports, decorator = "from app import app, jobs", "jobs.actor"
         command = "flask --app slow worker --processes 1 --threads 1"
+        folder = example.path
+    elif worker == "dramatiq_app":
+        imports, decorator = "from app import broker, jobs", "jobs.actor"
+        [shown] = example.commands("worker-dramatiq")
+        assert shown.endswith(" app:broker"), shown
+        command = "dramatiq slow:broker --processes 1 --threads 1"
         folder = example.path
     else:
         imports, decorator = "import dramatiq\nimport tasks", "dramatiq.actor"
@@ -246,3 +276,8 @@ def test_on_python_3_13_flask_worker_loses_time_limits_and_dramatiq_keeps_them(
     guide = run_slow_actor(example, tmp_path / "guide", "dramatiq", python)
     assert "TimeLimitExceeded" in guide
     assert "RuntimeError" not in guide
+
+    # The page's way out: Dramatiq's own command, on the extension's broker.
+    own = run_slow_actor(example, tmp_path / "own", "dramatiq_app", python)
+    assert "TimeLimitExceeded" in own
+    assert "RuntimeError" not in own

@@ -15,6 +15,10 @@ python -m pip install -r requirements.txt
 flask --app app worker
 # [docs:worker:end]
 
+# [docs:worker-dramatiq]
+dramatiq app:broker
+# [docs:worker-dramatiq:end]
+
 # [docs:web]
 flask --app app run --without-threads
 # [docs:web:end]

@@ -16,6 +16,11 @@ env dramatiq_worker_timeout=40 \
   flask --app app worker
 # [docs:worker:end]
 
+# [docs:worker-dramatiq]
+env dramatiq_worker_timeout=40 \
+  dramatiq app:broker
+# [docs:worker-dramatiq:end]
+
 # [docs:web]
 flask --app app run --without-threads
 # [docs:web:end]
