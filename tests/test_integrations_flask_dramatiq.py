@@ -3,9 +3,9 @@
 The page's `flask --app app worker` and `flask run` serve the quickstart's
 request on each broker. The extension pushes an app context around each
 message, and leaves Dramatiq's global broker alone in the web process.
-Its broker is built before the worker forks: on Python 3.13, Dramatiq's
-time limits then stop working, while the guide's own `dramatiq tasks`, and
-`dramatiq app:broker` on the extension's broker, keep them.
+Its broker is built before the worker forks: on Python 3.13.0 to 3.13.3,
+Dramatiq's time limits then stop working, while the guide's own `dramatiq
+tasks`, and `dramatiq app:broker` on the extension's broker, keep them.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ QUEUE = "default"
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "integrations.rst"
 # An actor that runs past its time limit: it prints "finished" only when the
 # limit was not enforced.
+# The Pythons that refuse to start, after a fork, a thread made before it
+# (CPython issue 134381, fixed in 3.13.4).
+FORK_BUG = ((3, 13, 0), (3, 13, 4))
 SLOW_ACTOR = """
     @{decorator}(time_limit=500, max_retries=0)
     def slow() -> None:
@@ -90,7 +93,7 @@ def test_flask_worker_runs_the_message_the_view_queues(
     example: Example, tmp_path: Path
 ) -> None:
     output = serve_the_request(example, example.start("worker", tmp_path), tmp_path)
-    if sys.version_info >= (3, 13):
+    if has_fork_bug(sys.version_info[:3]):
         # What the page warns of: each worker process's time limits fail
         # to start, and the run prints their errors too.
         assert "RuntimeError: thread already started" in output
@@ -162,14 +165,22 @@ def test_flask_worker_takes_only_some_of_dramatiqs_options(example: Example) -> 
     assert "--worker-shutdown-timeout" not in shown
 
 
-def test_the_web_process_global_broker_is_not_the_extensions(
+def test_app_py_makes_the_extensions_broker_the_global_one(
     example: Example, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The page: pass broker=jobs.broker to group() and pipeline() in a view."""
+    """The page: the extension alone leaves the global broker as it was."""
+    from flask import Flask
+    from flask_dramatiq import Dramatiq
+
+    before = dramatiq.get_broker()
+    bare = Flask(__name__)
+    bare.config["DRAMATIQ_BROKER"] = "dramatiq.brokers.stub:StubBroker"
+    assert Dramatiq(bare).broker is not before
+    assert dramatiq.get_broker() is before
+
     app = example.load("app", monkeypatch)
-    assert dramatiq.get_broker() is not app.jobs.broker
-    group = dramatiq.group([app.add.message(1, 2)], broker=app.jobs.broker)
-    assert group.broker is app.jobs.broker
+    assert dramatiq.get_broker() is app.jobs.broker is app.broker
+    assert dramatiq.group([app.add.message(1, 2)]).broker is app.jobs.broker
 
 
 # --- Time limits and Python 3.13 ---------------------------------------------
@@ -252,12 +263,16 @@ def run_slow_actor(example: Example, tmp_path: Path, worker: str, python: str) -
     return process.output()
 
 
-def test_flask_worker_enforces_time_limits_before_python_3_13(
+def has_fork_bug(version: tuple[int, ...]) -> bool:
+    return FORK_BUG[0] <= version < FORK_BUG[1]
+
+
+def test_flask_worker_enforces_time_limits_unless_python_has_the_fork_bug(
     example: Example, tmp_path: Path
 ) -> None:
-    """On the Python that runs the tests; on 3.13, the limit must be lost."""
+    """On the Python that runs the tests."""
     output = run_slow_actor(example, tmp_path, "flask_dramatiq", sys.executable)
-    enforced = sys.version_info < (3, 13)
+    enforced = not has_fork_bug(sys.version_info[:3])
     assert ("TimeLimitExceeded" in output) == enforced
     assert ("no time limit" in output) == (not enforced)
 
@@ -266,11 +281,18 @@ def test_on_python_3_13_flask_worker_loses_time_limits_and_dramatiq_keeps_them(
     example: Example, tmp_path: Path, python_3_13: Path
 ) -> None:
     python = str(python_3_13 / "python")
+    version = subprocess.run(
+        [python, "-c", "import sys; print(*sys.version_info[:3])"],
+        capture_output=True, text=True, check=True, timeout=30,
+    ).stdout  # fmt: skip
     output = run_slow_actor(example, tmp_path / "ext", "flask_dramatiq", python)
-    assert "Unexpected failure in after_process_boot of" in output
-    assert "RuntimeError: thread already started" in output
-    assert "no time limit" in output
-    assert "TimeLimitExceeded" not in output
+    if has_fork_bug(tuple(map(int, version.split()))):
+        assert "Unexpected failure in after_process_boot of" in output
+        assert "RuntimeError: thread already started" in output
+        assert "no time limit" in output
+        assert "TimeLimitExceeded" not in output
+    else:
+        assert "TimeLimitExceeded" in output
 
     guide = run_slow_actor(example, tmp_path / "guide", "dramatiq", python)
     assert "TimeLimitExceeded" in guide

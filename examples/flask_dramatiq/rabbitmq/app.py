@@ -31,9 +31,11 @@ jobs = Dramatiq(app)
 # for the confirm of each message (no limit by default).
 jobs.broker.parameters.stack_timeout = 2
 jobs.broker.add_middleware(PublishTimeout(seconds=2))
-# The extension's broker, by a name Dramatiq's own command can start it from
-# (`dramatiq app:broker`, which keeps time limits on Python 3.13).
+# Name the extension's broker, so that `dramatiq app:broker` can start a
+# worker with it, and make it Dramatiq's global broker in every process that
+# imports this module: group(), pipeline() and get_broker() use that one.
 broker = jobs.broker
+dramatiq.set_broker(broker)
 
 # What .send() raises when RabbitMQ cannot be reached or does not answer in
 # time. Dramatiq wraps only some of pika's errors: pika raises a new

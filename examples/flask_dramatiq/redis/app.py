@@ -4,6 +4,7 @@ import os
 import re
 from functools import partial
 
+import dramatiq
 import redis
 from dramatiq.brokers.redis import RedisBroker
 from flask import Flask, abort, request
@@ -28,9 +29,11 @@ client = redis.Redis.from_url(
 app.config["DRAMATIQ_BROKER"] = partial(RedisBroker, client=client)
 # Not `dramatiq`, as in Flask-Dramatiq's README: that hides the package.
 jobs = Dramatiq(app)
-# The extension's broker, by a name Dramatiq's own command can start it from
-# (`dramatiq app:broker`, which keeps time limits on Python 3.13).
+# Name the extension's broker, so that `dramatiq app:broker` can start a
+# worker with it, and make it Dramatiq's global broker in every process that
+# imports this module: group(), pipeline() and get_broker() use that one.
 broker = jobs.broker
+dramatiq.set_broker(broker)
 
 # What .send() raises when Redis cannot be reached, does not answer in time,
 # or is full and refuses writes: redis-py's own errors, not Dramatiq's. And
