@@ -23,7 +23,7 @@ import shutil
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import nox
@@ -63,6 +63,8 @@ EXAMPLES = Path("examples")
 # it, and Dependabot proposes updates. The examples are never locked.
 LOCK = Path("requirements/toolchain.txt")
 LOCKED_GROUPS = ("nox", "lint", "bench")
+# uv, from nox's own environment (the nox group installs it).
+UV = (sys.executable, "-m", "uv")
 # The oldest Python the project supports: the lock resolves for it and up.
 OLDEST_PYTHON = SUPPORTED_PYTHONS[0]
 INVENTORIES = {
@@ -362,7 +364,7 @@ def lock(session: nox.Session) -> None:
     """
     groups = [arg for group in LOCKED_GROUPS for arg in ("--group", group)]
     session.run(
-        sys.executable, "-m", "uv", "pip", "compile", *groups, "--universal",
+        *UV, "pip", "compile", *groups, "--universal",
         "--python-version", OLDEST_PYTHON, "--upgrade", "--quiet",
         "--output-file", str(LOCK),
     )  # fmt: skip
@@ -412,32 +414,11 @@ def pythons(session: nox.Session, broker: str, version: str) -> None:
             f"the examples did not run on it"
         )
     ensure_running(session, BROKERS[broker])
-    venv = Path(".nox", f"pythons-{broker}-{version.replace('.', '_')}").resolve()
-    folders = sorted(EXAMPLES.glob(f"*/{broker}"))
-    stamp = venv / "installed.sha256"
-    digest = install_digest(["test"], folders)
-    if not stamp.is_file() or stamp.read_text() != digest:
-        uv = (sys.executable, "-m", "uv")
-        session.run(
-            *uv, "venv", "--quiet", "--clear", "--python", interpreter, str(venv)
-        )
-        pip = (
-            *uv,
-            "pip",
-            "install",
-            "--quiet",
-            "--python",
-            str(venv / "bin" / "python"),
-        )
-        session.run(
-            *pip, "-c", str(LOCK), *nox.project.dependency_groups(PYPROJECT, "test")
-        )
-        for folder in folders:
-            installs = example_installs(folder)
-            with session.chdir(folder):
-                for args in installs:
-                    session.run(*pip, *args)
-        stamp.write_text(digest)
+    key = version.replace(".", "_")
+    venv = Path(".nox", f"pythons-{broker}-{key}").resolve()
+    if not (venv / "bin" / "python").is_file():
+        session.run(*UV, "venv", "--quiet", "--python", interpreter, str(venv))
+    install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")), venv=venv)
     # The virtualenv's own programs first, as if activated: the tests run
     # `dramatiq`, `flask` and `gunicorn` from PATH.
     env = {
@@ -455,9 +436,7 @@ def pythons(session: nox.Session, broker: str, version: str) -> None:
         str(venv / "bin" / "python"), "-c", "import platform; print(platform.python_version())",
         silent=True, external=True,
     )  # fmt: skip
-    write_figure(
-        "install", f"pythons.{broker}.{version.replace('.', '_')}", exact.strip()
-    )
+    write_figure("install", f"pythons.{broker}.{key}", exact.strip())
 
 
 # The browser tests' modules: collecting only these keeps the two sessions quick.
@@ -515,28 +494,26 @@ def run_in_parallel(session: nox.Session, selection: str, *modules: str) -> None
 
 
 def install(
-    session: nox.Session, groups: list[str], examples: Sequence[Path] = ()
+    session: nox.Session,
+    groups: list[str],
+    examples: Sequence[Path] = (),
+    venv: Path | None = None,
 ) -> None:
     """Install dependency ``groups`` and the ``examples``, unless already done.
 
-    A reused virtualenv keeps a stamp of what went into it: the same
-    pyproject.toml and the same example install files skip every installer
-    call (tens of them, a few seconds a session).
+    Into the session's virtualenv, or into ``venv``, one made by uv for
+    another Python. A reused virtualenv keeps a stamp of what went into it:
+    the same pyproject.toml and the same example install files skip every
+    installer call (tens of them, a few seconds a session).
     """
-    digest = install_digest(groups, examples)
-    stamp = Path(session.virtualenv.location) / "installed.sha256"
-    if stamp.is_file() and stamp.read_text() == digest:
-        session.log("Dependencies unchanged since the last install: skipped")
-        return
-    stamp.unlink(missing_ok=True)
-    session.install("-c", str(LOCK), *nox.project.dependency_groups(PYPROJECT, *groups))
-    for folder in examples:
-        run_install_section(session, folder)
-    stamp.write_text(digest)
+    if venv is None:
+        venv, installer = Path(session.virtualenv.location), session.install
+    else:
+        python = str(venv / "bin" / "python")
 
+        def installer(*args: str) -> None:
+            session.run(*UV, "pip", "install", "--quiet", "--python", python, *args)
 
-def install_digest(groups: list[str], examples: Sequence[Path]) -> str:
-    """A digest of everything that decides what ``install()`` puts in a venv."""
     inputs = hashlib.sha256(Path("pyproject.toml").read_bytes())
     inputs.update(LOCK.read_bytes())
     inputs.update(repr(groups).encode())
@@ -545,7 +522,15 @@ def install_digest(groups: list[str], examples: Sequence[Path]) -> str:
             if (folder / name).is_file():
                 inputs.update(str(folder / name).encode())
                 inputs.update((folder / name).read_bytes())
-    return inputs.hexdigest()
+    stamp = venv / "installed.sha256"
+    if stamp.is_file() and stamp.read_text() == inputs.hexdigest():
+        session.log("Dependencies unchanged since the last install: skipped")
+        return
+    stamp.unlink(missing_ok=True)
+    installer("-c", str(LOCK), *nox.project.dependency_groups(PYPROJECT, *groups))
+    for folder in examples:
+        run_install_section(session, folder, installer=installer)
+    stamp.write_text(inputs.hexdigest())
 
 
 def install_lighthouse(session: nox.Session) -> None:
@@ -564,19 +549,26 @@ def install_lighthouse(session: nox.Session) -> None:
     stamp.write_text(digest)
 
 
-def run_install_section(session: nox.Session, folder: Path, *options: str) -> None:
+def run_install_section(
+    session: nox.Session,
+    folder: Path,
+    *options: str,
+    installer: Callable[..., object] | None = None,
+) -> None:
     """Run the install commands the guide shows for ``folder``, in this venv.
 
     nox has already made and activated the virtualenv, so the venv lines are
     skipped; each ``python -m pip install ARGS`` becomes an install of ARGS
-    with nox's installer (uv or pip), run from the example folder.
+    with ``installer`` (by default nox's: uv or pip), run from the example
+    folder.
     """
+    installer = installer or session.install
     installs = example_installs(folder)
     if not installs:
         session.error(f"{folder}/commands.sh: its install section installs nothing")
     with session.chdir(folder):
         for args in installs:
-            session.install(*options, *args)
+            installer(*options, *args)
 
 
 def example_installs(folder: Path) -> list[list[str]]:

@@ -1,8 +1,9 @@
 """docs/integrations.rst, "Flask-Dramatiq": its quickstart on Dramatiq 2, for real.
 
 The page's `flask --app app worker` and `flask run` serve the quickstart's
-request on each broker. The extension pushes an app context around each
-message, and leaves Dramatiq's global broker alone in the web process.
+request on each broker, and so does `dramatiq app:broker`. The extension
+pushes an app context around each message, and leaves Dramatiq's global
+broker alone: app.py sets it.
 Its broker is built before the worker forks: on Python 3.13.0 to 3.13.3,
 Dramatiq's time limits then stop working, while the guide's own `dramatiq
 tasks`, and `dramatiq app:broker` on the extension's broker, keep them.
@@ -36,11 +37,11 @@ from support.pythons import find_python
 
 QUEUE = "default"
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "integrations.rst"
-# An actor that runs past its time limit: it prints "finished" only when the
-# limit was not enforced.
 # The Pythons that refuse to start, after a fork, a thread made before it
 # (CPython issue 134381, fixed in 3.13.4).
 FORK_BUG = ((3, 13, 0), (3, 13, 4))
+# An actor that runs past its time limit: it prints "finished" only when the
+# limit was not enforced.
 SLOW_ACTOR = """
     @{decorator}(time_limit=500, max_retries=0)
     def slow() -> None:
@@ -104,7 +105,7 @@ def test_flask_worker_runs_the_message_the_view_queues(
 def test_dramatiqs_own_command_runs_the_extensions_broker(
     example: Example, tmp_path: Path
 ) -> None:
-    """The page's command for Python 3.13, on the Python that runs the tests."""
+    """The command the page recommends, on the Python that runs the tests."""
     [command] = example.commands("worker-dramatiq")
     worker = Process(
         command,
@@ -216,8 +217,8 @@ def python_3_13(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def run_slow_actor(example: Example, tmp_path: Path, worker: str, python: str) -> str:
-    """Start ``worker`` ("flask_dramatiq", the page's "dramatiq_app" for
-    Python 3.13, or the guide's "dramatiq") with ``python``'s virtualenv, on
+    """Start ``worker`` ("flask_dramatiq", the page's recommended
+    "dramatiq_app", or the guide's "dramatiq") with ``python``'s virtualenv, on
     a module that adds SLOW_ACTOR to the example; send slow(); return the
     worker's output once slow() has ended."""
     if worker == "flask_dramatiq":

@@ -11,6 +11,7 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
+from support.brokers import BROKERS
 from support.examples import EXAMPLES, ROOT
 from support.pythons import SUPPORTED_PYTHONS
 
@@ -109,7 +110,7 @@ def test_every_supported_python_is_named_and_run() -> None:
     assert "nox -s pythons" in (ROOT / ".ci/run").read_text().splitlines()
     page = (ROOT / "docs/install.rst").read_text()
     assert f"The examples run on Python {first} to {last}:" in page
-    for broker in ("rabbitmq", "redis"):
+    for broker in BROKERS:
         rows = re.findall(rf":measured:`install\.pythons\.{broker}\.(\w+)`", page)
         assert rows == [version.replace(".", "_") for version in SUPPORTED_PYTHONS]
     # The weekly run of the newest releases takes the newest Python.
