@@ -1,13 +1,13 @@
 """The docs show examples/, all of it, and nothing else.
 
-These tests build the site's doctrees in-process and read where every code
-block came from, so they catch any way of writing inline code, not only the
-directives a regex would know.
+These tests read the site's doctrees, from the build `nox -s docs` makes
+(brought up to date in-process), and where every code block came from, so
+they catch any way of writing inline code, not only the directives a regex
+would know.
 """
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,12 +15,11 @@ from pathlib import Path
 import pytest
 from docutils import nodes
 from sphinx.application import Sphinx
-from sphinx.util.docutils import docutils_namespace
 
 from markers import MARKER
 from same_for_both import broker_tabs, is_tab_set, same_content
 from support.examples import EXAMPLES, ROOT
-from support.site_build import shown_files
+from support.site_build import build_html, build_warnings, shown_files
 
 DOCS = ROOT / "docs"
 TAB_LABELS = ["RabbitMQ", "Redis"]
@@ -55,21 +54,13 @@ class Site:
 
 
 @pytest.fixture(scope="module")
-def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
-    out = tmp_path_factory.mktemp("docs")
-    warnings = io.StringIO()
-    with docutils_namespace():  # Leaves no directive to another build.
-        app = Sphinx(
-            DOCS, DOCS, out / "html", out / "doctrees", "html",
-            status=None, warning=warnings, freshenv=True,
-            confoverrides={"nitpicky": True},
-        )  # fmt: skip
-        app.build()
-    return Site(app, warnings.getvalue())
+def site() -> Site:
+    return Site(build_html(), build_warnings())
 
 
 def test_docs_build_without_warnings(site: Site) -> None:
     # A literalinclude of a missing file or marker is a warning, not a crash.
+    # After `nox -s docs`, only what changed since is built again here.
     assert site.warnings == ""
 
 

@@ -3,31 +3,59 @@
 The build goes to docs/_build/html, so after `nox -s docs` Sphinx finds
 little or nothing to rebuild. One build, and one parse of each page, serves
 every test of a process.
+
+Sphinx reads again only the pages that changed, so a warning on a page left
+as it was would show once and never again. A build with warnings therefore
+removes its saved environment: the next build, here or in `nox -s docs`,
+reads every page and warns again.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 from pathlib import Path
 
 from bs4 import BeautifulSoup, Tag
 from docutils import nodes
-from sphinx.application import Sphinx
+from sphinx.application import ENV_PICKLE_FILENAME, Sphinx
 from sphinx.util.docutils import docutils_namespace
 
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 HTML = DOCS / "_build" / "html"
+# Where sphinx-build keeps what it read: `nox -s docs` and these tests share it.
+DOCTREES = HTML / ".doctrees"
+
+
+def build_html() -> Sphinx:
+    """Bring docs/_build/html up to date; return the app (its env, its outdir)."""
+    return _build()[0]
+
+
+def build_warnings() -> str:
+    """The warnings of this process's build, of the pages it read or wrote."""
+    return _build()[1]
 
 
 @functools.cache
-def build_html() -> Sphinx:
-    """Bring docs/_build/html up to date; return the app (its env, its outdir)."""
+def _build() -> tuple[Sphinx, str]:
+    warnings = io.StringIO()
     # The namespace keeps this app's directives and nodes from leaking into
-    # another build in the same process (tests/test_docs.py makes one).
+    # another build in the same process. Nitpicky, as `nox -s docs` builds.
     with docutils_namespace():
-        app = Sphinx(DOCS, DOCS, HTML, HTML / ".doctrees", "html", status=None)
+        app = Sphinx(
+            DOCS, DOCS, HTML, DOCTREES, "html",
+            status=None, warning=warnings, confoverrides={"nitpicky": True},
+        )  # fmt: skip
         app.build()
-    return app
+    if warnings.getvalue():
+        forget_environment()
+    return app, warnings.getvalue()
+
+
+def forget_environment() -> None:
+    """Make the next build read every page again (see the module's docstring)."""
+    (DOCTREES / ENV_PICKLE_FILENAME).unlink(missing_ok=True)
 
 
 def shown_files(block: nodes.literal_block) -> list[Path]:
