@@ -54,6 +54,9 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Test processes at once. Most of a test's time is spent waiting on a worker
 # or a broker, so this is more than the two cores CI has.
 PARALLEL_TESTS = 6
+# Fewer for the smoke tests: each test process first imports every test
+# module (1.5 s of CPU), which costs the loop more than it gains for 46 tests.
+PARALLEL_SMOKE = 4
 # The sessions that measure write the figures the pages show into docs/_data
 # (tests/support/figures.py); commit what they write.
 RECORD_FIGURES = {"GUIDE_RECORD_FIGURES": "1"}
@@ -103,7 +106,9 @@ def smoke(session: nox.Session, broker: str) -> None:
     twice as long as this whole loop is allowed.
     """
     prepare_broker_session(session, broker)
-    run_in_parallel(session, f"{broker} and smoke", *smoke_modules())
+    run_in_parallel(
+        session, f"{broker} and smoke", *smoke_modules(), processes=PARALLEL_SMOKE
+    )
 
 
 @nox.session(default=False)
@@ -399,7 +404,9 @@ def latest(session: nox.Session, broker: str) -> None:
                 session.install(*newest, line.partition("==")[0])
     # Say what ran: the versions an upstream break came with.
     session.run("python", "-m", "support.versions", broker, env={"PYTHONPATH": "tests"})
-    run_in_parallel(session, f"{broker} and smoke", *smoke_modules())
+    run_in_parallel(
+        session, f"{broker} and smoke", *smoke_modules(), processes=PARALLEL_SMOKE
+    )
 
 
 @nox.session(default=False, venv_backend="none")
@@ -434,7 +441,7 @@ def pythons(session: nox.Session, broker: str, version: str) -> None:
     }
     session.run(
         str(venv / "bin" / "pytest"), "-m", f"{broker} and smoke",
-        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
+        "-n", str(PARALLEL_SMOKE), "--dist", "load", "--maxschedchunk", "1",
         *smoke_modules(), *session.posargs, env=env, external=True,
     )  # fmt: skip
     if session.posargs:
@@ -485,9 +492,14 @@ def smoke_modules() -> list[str]:
     ]
 
 
-def run_in_parallel(session: nox.Session, selection: str, *modules: str) -> None:
+def run_in_parallel(
+    session: nox.Session,
+    selection: str,
+    *modules: str,
+    processes: int = PARALLEL_TESTS,
+) -> None:
     """Run the broker tests that the marker expression ``selection`` picks
-    (in ``modules``, or in every module).
+    (in ``modules``, or in every module), in ``processes`` test processes.
 
     One test at a time goes to each test process, longest first
     (tests/conftest.py sorts them by their last run): no process is left
@@ -495,7 +507,7 @@ def run_in_parallel(session: nox.Session, selection: str, *modules: str) -> None
     """
     session.run(
         "pytest", "-m", selection,
-        "-n", str(PARALLEL_TESTS), "--dist", "load", "--maxschedchunk", "1",
+        "-n", str(processes), "--dist", "load", "--maxschedchunk", "1",
         *modules, *session.posargs,
     )  # fmt: skip
 

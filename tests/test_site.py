@@ -1,9 +1,11 @@
 """The built site, as a reader uses it, in a real headless Chromium.
 
-Run by `nox -s site`: every page loads clean and light, the broker tabs
-follow the reader's choice, the copy button copies the example, and the
-tabs read in light and dark mode. The site is built from docs/ into
-docs/_build/html, as `nox -s docs` builds it, and served on 127.0.0.1.
+Run by `nox -s site`: the broker tabs follow the reader's choice, the copy
+button copies the example, and the tabs read in light and dark mode. That
+every page loads clean and light is checked by `nox -s audit`, with the
+other checks of every page: loading all of them takes longer than the rest
+of this module. The site is built from docs/ into docs/_build/html, as
+`nox -s docs` builds it, and served on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ MAX_PAGE_BYTES = 150 * 1024
 FONTS = (".woff", ".woff2", ".ttf", ".otf")
 
 
+@pytest.mark.audit
 def test_every_page_loads_clean_and_light(
     site: tuple[str, Path], page: playwright.Page
 ) -> None:
