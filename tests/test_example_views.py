@@ -17,8 +17,6 @@ from urllib.parse import quote
 import dramatiq
 import pytest
 from flask import Flask
-from hypothesis import given, settings
-from hypothesis import strategies as st
 from werkzeug.exceptions import BadRequest
 
 from support.brokers import hung_broker_url
@@ -130,6 +128,11 @@ def test_app_runs_without_the_debugger(example: Example, app: Flask) -> None:
 def test_random_requests_never_get_5xx_and_only_202_enqueues(
     example: Example, app: Flask
 ) -> None:
+    # Imported here: the smoke run imports this module in every test process
+    # and never runs this test.
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
     client = app.test_client()
     known = field_names(example)
     names = st.sampled_from(known) | st.text(max_size=8)

@@ -18,7 +18,6 @@ from playwright import sync_api as playwright
 
 from support.browser import BrowserNotFound, find_browser
 from support.examples import ROOT
-from support.site_build import build_html
 
 FLAGS = [
     "--no-sandbox",
@@ -71,6 +70,10 @@ def fixture_site() -> Iterator[tuple[str, Path]]:
     It is `nox -s docs`'s build, brought up to date: after that session,
     Sphinx finds nothing to rebuild.
     """
+    # Imported here: a module that needs only the browser (test_progress.py,
+    # in the smoke run's every test process) need not import Sphinx.
+    from support.site_build import build_html
+
     html = Path(build_html().outdir)
     handler = functools.partial(GzipHandler, directory=html)
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
