@@ -1,4 +1,6 @@
-"""Every check of the guide. `nox` is the contributor loop:
+"""Every check of the guide. `nox` is the contributor loop, its sessions run
+as many at once as the machine has cores (the docs build before lint and
+site, which read it):
 
 - docs: build the site with warnings as errors.
 - smoke(broker=...): run every example once, as its page shows it, against
@@ -38,10 +40,15 @@ from support.brokers import BROKERS, Broker
 from support.figures import write_figure
 from support.pythons import SUPPORTED_PYTHONS, find_python
 
-nox.needs_version = ">=2025.2.9"  # dependency_groups() and reuse_venv="yes"
+nox.needs_version = ">=2026.10.20"  # dependency_groups(), reuse_venv="yes", --parallel
 nox.options.default_venv_backend = "uv|virtualenv"
 nox.options.reuse_venv = "yes"
 nox.options.error_on_missing_interpreters = True
+# The loop's sessions run as many at once as there are cores: each waits on
+# workers and brokers for part of its time, which another one fills. The
+# sessions that measure, stop brokers or start servers of their own never
+# run beside another (they do not allow it).
+nox.options.parallel = "auto"
 
 # Keep compiled bytecode, in .nox/pycache, even where PYTHONDONTWRITEBYTECODE
 # is set (CI images often set it). Without it, every process a test starts
@@ -77,7 +84,7 @@ INVENTORIES = {
 }
 
 
-@nox.session
+@nox.session(allow_parallel=True)
 def docs(session: nox.Session) -> None:
     """Build the HTML site into docs/_build/html; any warning fails the build."""
     install(session, ["docs"])
@@ -95,7 +102,7 @@ def docs(session: nox.Session) -> None:
     session.log("Open docs/_build/html/index.html in your browser.")
 
 
-@nox.session
+@nox.session(allow_parallel=True)
 @nox.parametrize("broker", list(BROKERS))
 def smoke(session: nox.Session, broker: str) -> None:
     """Run each example of one broker once, as its page shows it, for real.
@@ -228,7 +235,7 @@ def topic(session: nox.Session) -> None:
     """Check one example topic on both brokers, and the docs: `nox -s topic -- email`.
 
     For the writer editing one example: its tests on each broker, the
-    cross-example tests of its folders, its lint, then the docs build.
+    cross-example tests of its folders, the docs build, then its lint.
     """
     topics = sorted(path.name for path in EXAMPLES.iterdir() if path.is_dir())
     if len(session.posargs) != 1 or session.posargs[0] not in topics:
@@ -243,11 +250,12 @@ def topic(session: nox.Session) -> None:
     )
     for broker in BROKERS:
         session.notify(f"tests(broker={broker!r})", [*modules, "-k", name, "-n", "4"])
-    session.notify("lint", ["-k", name])
+    # The docs first: lint reads their build (it requires the docs session).
     session.notify("docs", [])
+    session.notify("lint", ["-k", name])
 
 
-@nox.session
+@nox.session(allow_parallel=True, requires=["docs"])
 def lint(session: nox.Session) -> None:
     """Docs drift checks, pytest-examples on every example, ruff on the rest."""
     install(session, ["lint"], EVERY_EXAMPLE)
@@ -279,7 +287,7 @@ def lint(session: nox.Session) -> None:
     session.run("zizmor", "--offline", "--quiet", ".github/workflows")
 
 
-@nox.session
+@nox.session(allow_parallel=True, requires=["docs"])
 def site(session: nox.Session) -> None:
     """Build the site, serve it on 127.0.0.1 and test it in headless Chromium."""
     install(session, ["test"], EVERY_EXAMPLE)
@@ -479,6 +487,12 @@ def prepare_broker_session(session: nox.Session, broker: str) -> None:
     """
     ensure_running(session, BROKERS[broker])
     install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
+    # Each broker's test processes get numbers of their own (the RabbitMQ
+    # ones 0-5, the Redis ones 6-11), so both brokers' sessions can run at
+    # once: no shared port block, vhost or Redis database.
+    session.env["GUIDE_FIRST_TEST_PROCESS"] = str(
+        list(BROKERS).index(broker) * PARALLEL_TESTS
+    )
 
 
 def smoke_modules() -> list[str]:

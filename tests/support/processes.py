@@ -35,9 +35,18 @@ def stays_false(condition: Callable[[], object], seconds: float) -> bool:
 
 
 def parallel_number() -> int | None:
-    """This pytest-xdist process's number (gw3 is 3), or None outside xdist."""
+    """This pytest-xdist process's number (gw3 is 3), or None outside xdist.
+
+    Counted from GUIDE_FIRST_TEST_PROCESS (default 0): plain `nox` runs the
+    two brokers' smoke tests at once, and gives each run numbers of its own,
+    so that their test processes never share a port block or a namespace.
+    """
     worker = os.environ.get("PYTEST_XDIST_WORKER")
-    return int(worker.removeprefix("gw")) if worker else None
+    if not worker:
+        return None
+    return int(os.environ.get("GUIDE_FIRST_TEST_PROCESS", "0")) + int(
+        worker.removeprefix("gw")
+    )
 
 
 def free_port() -> int:
