@@ -52,6 +52,15 @@ def edit_notify(project: Example) -> None:
     tasks.write_text(source.replace("Notified: ", "Told the user: "))
 
 
+def wait_for_reload(worker: Process) -> None:
+    """Until the worker has booted a second time, on the edited code."""
+    wait_for(
+        lambda: worker.output().count(BOOTED) >= 2,
+        timeout=30,
+        what="the worker to reload",
+    )
+
+
 def test_watch_with_include_pattern_reloads_and_runs_the_new_code(
     example: Example, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -66,11 +75,7 @@ def test_watch_with_include_pattern_reloads_and_runs_the_new_code(
 
         edited = time.monotonic()
         edit_notify(project)
-        wait_for(
-            lambda: worker.output().count(BOOTED) >= 2,
-            timeout=30,
-            what="the worker to reload",
-        )
+        wait_for_reload(worker)
         rebooted = time.monotonic()
         notify.send("after the edit")
         worker.wait_for_output("Told the user: after the edit", timeout=20)
@@ -119,11 +124,7 @@ def test_plain_watch_dot_reloads_only_from_watchdog_7_1_1(
         edit_notify(project)
         # A working --watch reloads 1 to 7 s after an edit; give it 12.
         if reloads:
-            wait_for(
-                lambda: worker.output().count(BOOTED) >= 2,
-                timeout=30,
-                what="the worker to reload",
-            )
+            wait_for_reload(worker)
             runs = "Told the user: after the edit"
         else:
             assert stays_false(lambda: "Detected changes" in worker.output(), 12)
