@@ -34,6 +34,27 @@ def stays_false(condition: Callable[[], object], seconds: float) -> bool:
     return True
 
 
+def rerun_until(
+    run: Callable[[], str], shows: Callable[[str], bool], *, seconds: float = 60
+) -> None:
+    """Run a crash again until its output ``shows`` the page's lines.
+
+    Dramatiq's log thread can stop before it copies a process's last lines
+    (dramatiq#171), so a crash prints a little less in some runs, and under
+    load in several runs in a row. Fails after ``seconds`` with the last output.
+    """
+    deadline = time.monotonic() + seconds
+    outputs: list[str] = []
+    while not outputs or time.monotonic() < deadline:
+        outputs.append(run())
+        if shows(outputs[-1]):
+            return
+    raise AssertionError(
+        f"none of {len(outputs)} runs printed what the page shows; "
+        f"the last:\n{outputs[-1]}"
+    )
+
+
 def parallel_number() -> int | None:
     """This pytest-xdist process's number (gw3 is 3), or None outside xdist.
 
