@@ -12,6 +12,7 @@ reads every page and warns again.
 
 from __future__ import annotations
 
+import fcntl
 import functools
 import io
 from pathlib import Path
@@ -40,16 +41,20 @@ def build_warnings() -> str:
 @functools.cache
 def _build() -> tuple[Sphinx, str]:
     warnings = io.StringIO()
+    # The test processes of lint and site build at the same time: one at a
+    # time, or two builds replace the same files (seen in CI: searchindex.js).
     # The namespace keeps this app's directives and nodes from leaking into
     # another build in the same process. Nitpicky, as `nox -s docs` builds.
-    with docutils_namespace():
+    HTML.mkdir(parents=True, exist_ok=True)
+    with open(HTML.parent / "build.lock", "w") as lock, docutils_namespace():
+        fcntl.flock(lock, fcntl.LOCK_EX)
         app = Sphinx(
             DOCS, DOCS, HTML, DOCTREES, "html",
             status=None, warning=warnings, confoverrides={"nitpicky": True},
         )  # fmt: skip
         app.build()
-    if warnings.getvalue():
-        forget_environment()
+        if warnings.getvalue():
+            forget_environment()
     return app, warnings.getvalue()
 
 
