@@ -257,7 +257,7 @@ def topic(session: nox.Session) -> None:
 
 @nox.session(allow_parallel=True, requires=["docs"])
 def lint(session: nox.Session) -> None:
-    """Docs drift checks, pytest-examples on every example, ruff on the rest."""
+    """Docs drift checks, and ruff on every example and on the project's own code."""
     install(session, ["lint"], EVERY_EXAMPLE)
     # Two test processes, one module each at a time: the modules that build
     # the site share one build per process.
@@ -268,8 +268,11 @@ def lint(session: nox.Session) -> None:
         "-n", "2", "--dist", "loadfile",
         *session.posargs,
     )  # fmt: skip
-    session.run("ruff", "check", "noxfile.py", "tests", "docs", "benchmark")
-    session.run("ruff", "format", "--check", "noxfile.py", "tests", "docs", "benchmark")
+    # Every example a reader copies, and the project's own code, in one run
+    # each (pyproject.toml holds the settings).
+    sources = ("noxfile.py", "tests", "docs", "benchmark", "examples")
+    session.run("ruff", "check", *sources)
+    session.run("ruff", "format", "--check", *sources)
     # The project's own YAML files against their schemas (shipped with
     # check-jsonschema: no network), and the workflow through zizmor.
     for schema, files in (
