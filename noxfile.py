@@ -39,6 +39,7 @@ from markers import marked_lines
 from support.brokers import BROKERS, Broker
 from support.figures import write_figure
 from support.pythons import SUPPORTED_PYTHONS, find_python
+from support.topics import topic_modules
 
 nox.needs_version = ">=2026.10.20"  # dependency_groups(), reuse_venv="yes", --parallel
 nox.options.default_venv_backend = "uv|virtualenv"
@@ -243,16 +244,15 @@ def topic(session: nox.Session) -> None:
     [name] = session.posargs
     # Only the modules that can hold its tests: collecting all of them, in
     # each test process, would take longer than running the topic's tests.
-    modules = sorted(
-        str(path)
-        for pattern in (f"test_{name}.py", f"test_{name}_*.py", *ACROSS_EXAMPLES)
-        for path in Path("tests").glob(pattern)
-    )
+    # --topic (tests/conftest.py) keeps the tests of the topic's folders.
+    modules = [str(path.relative_to(Path.cwd())) for path in topic_modules(name)]
     for broker in BROKERS:
-        session.notify(f"tests(broker={broker!r})", [*modules, "-k", name, "-n", "4"])
+        session.notify(
+            f"tests(broker={broker!r})", [*modules, "--topic", name, "-n", "4"]
+        )
     # The docs first: lint reads their build (it requires the docs session).
     session.notify("docs", [])
-    session.notify("lint", ["-k", name])
+    session.notify("lint", ["--topic", name])
 
 
 @nox.session(allow_parallel=True, requires=["docs"])
@@ -465,8 +465,6 @@ def pythons(session: nox.Session, broker: str, version: str) -> None:
 
 # The browser tests' modules: collecting only these keeps the two sessions quick.
 SITE_TESTS = sorted(str(path) for path in Path("tests").glob("test_site*.py"))
-# The test modules that run every example, each test once per folder.
-ACROSS_EXAMPLES = ("test_example_*.py", "test_stalled_broker.py")
 # The examples whose *-local commands tests/test_local_brokers.py runs.
 LOCAL_TOPICS = (
     "quickstart",

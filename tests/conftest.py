@@ -13,6 +13,7 @@ import pytest
 
 from support.brokers import BROKERS
 from support.processes import parallel_number
+from support.topics import is_about
 
 # The commands the tests start (dramatiq, flask, ...) must come from the
 # virtualenv that runs pytest, also when pytest is started by its full path.
@@ -36,7 +37,22 @@ DURATIONS = "guide/durations"
 _durations: dict[str, float] = {}
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--topic",
+        metavar="TOPIC",
+        help="only the tests of examples/TOPIC (nox -s topic -- TOPIC)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    if topic := config.getoption("topic"):
+        kept, other = [], []
+        for item in items:
+            params = item.callspec.params if hasattr(item, "callspec") else {}
+            (kept if is_about(item.path, params, topic) else other).append(item)
+        config.hook.pytest_deselected(items=other)
+        items[:] = kept
     if not hasattr(config, "workerinput") or not hasattr(config, "cache"):
         return
     known = config.cache.get(DURATIONS, {})

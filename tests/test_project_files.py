@@ -14,6 +14,7 @@ from packaging.utils import canonicalize_name
 from support.brokers import BROKERS
 from support.examples import EXAMPLES, ROOT
 from support.pythons import SUPPORTED_PYTHONS
+from support.topics import topic_modules
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -153,3 +154,18 @@ def test_every_example_needs_dramatiq_2_2_or_later(path) -> None:
     ]
     assert not dramatiq.specifier.contains("2.1.9")
     assert dramatiq.specifier.contains("2.2.0")
+
+
+def test_nox_topic_finds_every_module_that_tests_one_topic() -> None:
+    # A module that takes a topic's folders by example_params("<topic>") but
+    # that topic_modules() misses would never run in `nox -s topic`.
+    missed = {
+        f"{module.name} ({topic})"
+        for module in (ROOT / "tests").glob("test_*.py")
+        for topic in re.findall(r'example_params\("(\w+)"\)', module.read_text())
+        if module not in topic_modules(topic)
+    }
+    assert not missed
+    assert {path.name for path in topic_modules("flask_melodramatiq")} >= {
+        "test_integrations_flask_melodramatiq.py"
+    }
