@@ -130,10 +130,7 @@ def tests(session: nox.Session, broker: str) -> None:
     Redis database of its own (tests/conftest.py).
     """
     prepare_broker_session(session, broker)
-    run_in_parallel(
-        session,
-        f"{broker} and not (reliability or local_brokers or measure or cluster)",
-    )
+    run_in_parallel(session, f"{broker} and not ({NOT_IN_TESTS})")
 
 
 @nox.session(default=False)
@@ -235,8 +232,9 @@ def cluster(session: nox.Session, broker: str) -> None:
 def topic(session: nox.Session) -> None:
     """Check one example topic on both brokers, and the docs: `nox -s topic -- email`.
 
-    For the writer editing one example: its tests on each broker, the
-    cross-example tests of its folders, the docs build, then its lint.
+    For the writer editing one example: its tests on both brokers at once,
+    in the virtualenvs of `nox -s tests`, with the cross-example tests of its
+    folders; then the docs build, then its lint.
     """
     topics = sorted(path.name for path in EXAMPLES.iterdir() if path.is_dir())
     if len(session.posargs) != 1 or session.posargs[0] not in topics:
@@ -246,10 +244,38 @@ def topic(session: nox.Session) -> None:
     # each test process, would take longer than running the topic's tests.
     # --topic (tests/conftest.py) keeps the tests of the topic's folders.
     modules = [str(path.relative_to(Path.cwd())) for path in topic_modules(name)]
-    for broker in BROKERS:
-        session.notify(
-            f"tests(broker={broker!r})", [*modules, "--topic", name, "-n", "4"]
+    # Both brokers at once: their tests spend most of their time waiting on
+    # workers and brokers (nox runs the sessions it is told of one by one).
+    runs = {}
+    for number, (broker, details) in enumerate(BROKERS.items()):
+        ensure_running(session, details)
+        venv = Path(".nox", f"tests-broker-{broker}").resolve()
+        if not (venv / "bin" / "python").is_file():
+            session.run(*UV, "venv", "--quiet", str(venv))
+        install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")), venv=venv)
+        env = {
+            **os.environ,
+            "PATH": os.pathsep.join([str(venv / "bin"), os.environ["PATH"]]),
+            "VIRTUAL_ENV": str(venv),
+            "GUIDE_FIRST_TEST_PROCESS": str(number * PARALLEL_TESTS),
+        }
+        command = [
+            str(venv / "bin" / "pytest"), "-m", f"{broker} and not ({NOT_IN_TESTS})",
+            "-n", "4", "--dist", "load", "--maxschedchunk", "1",
+            *modules, "--topic", name,
+        ]  # fmt: skip
+        session.log(f"{broker}: {shlex.join(command)}")
+        runs[broker] = subprocess.Popen(
+            command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
+    failed = []
+    for broker, run in runs.items():
+        output, _ = run.communicate()
+        print(output.decode(), flush=True)
+        if run.returncode:
+            failed.append(broker)
+    if failed:
+        session.error(f"{name}: the tests failed on {' and '.join(failed)}")
     # The docs first: lint reads their build (it requires the docs session).
     session.notify("docs", [])
     session.notify("lint", ["--topic", name])
@@ -477,6 +503,10 @@ LOCAL_TOPICS = (
 # The Scale out pages' examples: nox -s cluster runs them on hosts.
 SCALE_OUT = ("hosts", "ha", "autoscaling")
 EVERY_EXAMPLE = sorted(path.parent for path in EXAMPLES.glob("*/*/commands.sh"))
+
+
+# The tests that `nox -s tests` leaves to sessions of their own.
+NOT_IN_TESTS = "reliability or local_brokers or measure or cluster"
 
 
 def prepare_broker_session(session: nox.Session, broker: str) -> None:
