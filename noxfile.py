@@ -247,17 +247,17 @@ def topic(session: nox.Session) -> None:
     # Both brokers at once: their tests spend most of their time waiting on
     # workers and brokers (nox runs the sessions it is told of one by one).
     runs = {}
-    for number, (broker, details) in enumerate(BROKERS.items()):
+    for broker, details in BROKERS.items():
         ensure_running(session, details)
         venv = Path(".nox", f"tests-broker-{broker}").resolve()
-        if not (venv / "bin" / "python").is_file():
-            session.run(*UV, "venv", "--quiet", str(venv))
+        if not (venv / "bin" / "python").is_file():  # As nox -s tests makes it.
+            session.run(*UV, "venv", "--quiet", "--python", sys.executable, str(venv))
         install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")), venv=venv)
         env = {
             **os.environ,
             "PATH": os.pathsep.join([str(venv / "bin"), os.environ["PATH"]]),
             "VIRTUAL_ENV": str(venv),
-            "GUIDE_FIRST_TEST_PROCESS": str(number * PARALLEL_TESTS),
+            "GUIDE_FIRST_TEST_PROCESS": first_test_process(broker),
         }
         command = [
             str(venv / "bin" / "pytest"), "-m", f"{broker} and not ({NOT_IN_TESTS})",
@@ -517,12 +517,17 @@ def prepare_broker_session(session: nox.Session, broker: str) -> None:
     """
     ensure_running(session, BROKERS[broker])
     install(session, ["test"], sorted(EXAMPLES.glob(f"*/{broker}")))
-    # Each broker's test processes get numbers of their own (the RabbitMQ
-    # ones 0-5, the Redis ones 6-11), so both brokers' sessions can run at
-    # once: no shared port block, vhost or Redis database.
-    session.env["GUIDE_FIRST_TEST_PROCESS"] = str(
-        list(BROKERS).index(broker) * PARALLEL_TESTS
-    )
+    session.env["GUIDE_FIRST_TEST_PROCESS"] = first_test_process(broker)
+
+
+def first_test_process(broker: str) -> str:
+    """The number of the broker's first test process.
+
+    Each broker's test processes get numbers of their own (the RabbitMQ
+    ones 0-5, the Redis ones 6-11), so both brokers' tests can run at once:
+    no shared port block, vhost or Redis database.
+    """
+    return str(list(BROKERS).index(broker) * PARALLEL_TESTS)
 
 
 def smoke_modules() -> list[str]:
