@@ -62,6 +62,9 @@ PYPROJECT = nox.project.load_toml("pyproject.toml")
 # Test processes at once. Most of a test's time is spent waiting on a worker
 # or a broker, so this is more than the two cores CI has.
 PARALLEL_TESTS = 6
+# pytest-xdist's options for one test at a time per test process (see
+# run_in_parallel()).
+ONE_TEST_AT_A_TIME = ("--dist", "load", "--maxschedchunk", "1")
 # Fewer for the smoke tests: each test process first imports every test
 # module (1.5 s of CPU), which costs the loop more than it gains for 46 tests.
 PARALLEL_SMOKE = 4
@@ -261,7 +264,7 @@ def topic(session: nox.Session) -> None:
         }
         command = [
             str(venv / "bin" / "pytest"), "-m", f"{broker} and not ({NOT_IN_TESTS})",
-            "-n", "4", "--dist", "load", "--maxschedchunk", "1",
+            "-n", "4", *ONE_TEST_AT_A_TIME,
             *modules, "--topic", name,
         ]  # fmt: skip
         session.log(f"{broker}: {shlex.join(command)}")
@@ -477,7 +480,7 @@ def pythons(session: nox.Session, broker: str, version: str) -> None:
     }
     session.run(
         str(venv / "bin" / "pytest"), "-m", f"{broker} and smoke",
-        "-n", str(PARALLEL_SMOKE), "--dist", "load", "--maxschedchunk", "1",
+        "-n", str(PARALLEL_SMOKE), *ONE_TEST_AT_A_TIME,
         *smoke_modules(), *session.posargs, env=env, external=True,
     )  # fmt: skip
     if session.posargs:
@@ -556,7 +559,7 @@ def run_in_parallel(
     """
     session.run(
         "pytest", "-m", selection,
-        "-n", str(processes), "--dist", "load", "--maxschedchunk", "1",
+        "-n", str(processes), *ONE_TEST_AT_A_TIME,
         *modules, *session.posargs,
     )  # fmt: skip
 

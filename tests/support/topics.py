@@ -6,6 +6,7 @@ environment.
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -15,32 +16,30 @@ EXAMPLES = TESTS.parent / "examples"
 ACROSS_EXAMPLES = ("test_example_*.py", "test_stalled_broker.py")
 
 
-def topic_modules(topic: str) -> list[Path]:
-    """The test modules that can hold tests of ``examples/<topic>``.
+@functools.cache
+def own_modules(topic: str) -> frozenset[Path]:
+    """The test modules of ``examples/<topic>`` alone: its own
+    (test_<topic>.py, test_<topic>_<section>.py), and the section of a page
+    about several examples (test_integrations_<topic>.py)."""
+    patterns = (f"test_{topic}.py", f"test_{topic}_*.py", f"test_*_{topic}.py")
+    return frozenset(path for pattern in patterns for path in TESTS.glob(pattern))
 
-    Its own (test_<topic>.py, test_<topic>_<section>.py), the section of a
-    page about several examples (test_integrations_<topic>.py), and the
-    modules that run every example.
-    """
-    patterns = (
-        f"test_{topic}.py",
-        f"test_{topic}_*.py",
-        f"test_*_{topic}.py",
-        *ACROSS_EXAMPLES,
-    )
-    return sorted({path for pattern in patterns for path in TESTS.glob(pattern)})
+
+def topic_modules(topic: str) -> list[Path]:
+    """The test modules that can hold tests of ``examples/<topic>``: its own,
+    and the modules that run every example."""
+    across = {path for pattern in ACROSS_EXAMPLES for path in TESTS.glob(pattern)}
+    return sorted(own_modules(topic) | across)
 
 
 def is_about(module: Path, params: dict[str, Any], topic: str) -> bool:
-    """Whether a test checks ``examples/<topic>``: by its module's name, or
-    by a parameter that is one of the topic's folders (or names the topic).
+    """Whether a test checks ``examples/<topic>``: by its module, or by a
+    parameter that is one of the topic's folders (or names the topic).
 
     pytest's ``-k <topic>`` matches any test whose name holds the topic's
     letters: ``-k ha`` picked 87 tests that have "ha" in their names.
     """
-    if module.name in {path.name for path in topic_modules(topic)} and not any(
-        module.match(pattern) for pattern in ACROSS_EXAMPLES
-    ):
+    if module.resolve() in own_modules(topic):
         return True
     for value in params.values():
         path = getattr(value, "path", value)  # An Example, or its folder.
