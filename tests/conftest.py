@@ -45,6 +45,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
+# Last: after -m and -k have deselected, so that the order below holds for the
+# tests that run.
+@pytest.hookimpl(trylast=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     if topic := config.getoption("topic"):
         kept, other = [], []
@@ -57,6 +60,19 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
         return
     known = config.cache.get(DURATIONS, {})
     items.sort(key=lambda item: -known.get(item.nodeid, 0.0))
+    # pytest-xdist's load scheduling queues a test behind each running one,
+    # and starts each process with two consecutive tests: with the longest
+    # first, the two longest would run one after the other in the first
+    # process. So each process starts with one of the longest tests and one
+    # of the shortest (it runs that one after its long one).
+    workers = config.workerinput["workercount"]
+    if len(items) >= 2 * workers:
+        longest, shortest = items[:workers], items[: -workers - 1 : -1]
+        rest = items[workers:-workers]
+        items[:] = [
+            *(t for pair in zip(longest, shortest, strict=True) for t in pair),
+            *rest,
+        ]
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
