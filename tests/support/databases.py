@@ -7,6 +7,7 @@ when two runs share the server. The URL's user needs CREATEDB.
 
 from __future__ import annotations
 
+import atexit
 import os
 import socket
 import threading
@@ -52,23 +53,47 @@ def unreachable_message() -> str:
     )
 
 
-@contextmanager
-def new_database() -> Iterator[str]:
-    """A new, empty database for one test; its URL. Dropped afterwards."""
+def _admin():  # -> psycopg.Connection
     import psycopg
 
-    name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
     try:
-        admin = psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=5)
+        return psycopg.connect(SERVER_URL, autocommit=True, connect_timeout=5)
     except psycopg.OperationalError as error:
         raise RuntimeError(f"{unreachable_message()}\n{error}") from None
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+
+
+def _drop(admin, name: str) -> None:
+    # FORCE: also when a killed worker's connection is still open.
+    admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+
+
+@contextmanager
+def new_database(template: str | None = None) -> Iterator[str]:
+    """A new database for one test, empty or a copy of database ``template``;
+    its URL. Dropped afterwards."""
+    name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
+    copy_of = f' TEMPLATE "{template}"' if template else ""
+    with _admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"{copy_of}')
         try:
             yield with_database(SERVER_URL, name)
         finally:
-            # FORCE: also when a killed worker's connection is still open.
-            admin.execute(f'DROP DATABASE "{name}" WITH (FORCE)')
+            _drop(admin, name)
+
+
+def lasting_database() -> str:
+    """A new, empty database that lasts until this test process exits; its
+    name. For a template that several tests copy."""
+    name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
+    with _admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    atexit.register(_drop_lasting, name)
+    return name
+
+
+def _drop_lasting(name: str) -> None:
+    with _admin() as admin:
+        _drop(admin, name)
 
 
 def query(url: str, sql: str) -> list[tuple]:
