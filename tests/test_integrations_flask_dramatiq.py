@@ -18,6 +18,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import dramatiq
@@ -41,9 +42,11 @@ PAGE = Path(__file__).resolve().parents[1] / "docs" / "integrations.rst"
 # (CPython issue 134381, fixed in 3.13.4).
 FORK_BUG = ((3, 13, 0), (3, 13, 4))
 # An actor that runs past its time limit: it prints "finished" only when the
-# limit was not enforced.
+# limit was not enforced. Each worker of run_slow_actor() gets it on a queue of
+# its own, so that several can run at once.
+WORKERS = ("flask_dramatiq", "dramatiq_app", "dramatiq")
 SLOW_ACTOR = """
-    @{decorator}(time_limit=500, max_retries=0)
+    @{decorator}(time_limit=500, max_retries=0, queue_name="{queue}")
     def slow() -> None:
         time.sleep(3)
         print("slow() finished: no time limit")
@@ -52,7 +55,8 @@ SLOW_ACTOR = """
 
 @pytest.fixture(params=example_params("flask_dramatiq"))
 def example(request: pytest.FixtureRequest) -> Iterator[Example]:
-    yield from with_empty_queues(Example(request.param), queues=(QUEUE,))
+    slow_queues = tuple(f"slow_{worker}" for worker in WORKERS)
+    yield from with_empty_queues(Example(request.param), queues=(QUEUE, *slow_queues))
 
 
 def test_requirements_shown_are_installed(example: Example) -> None:
@@ -243,7 +247,9 @@ def run_slow_actor(example: Example, tmp_path: Path, worker: str, python: str) -
         imports, decorator = "import dramatiq\nimport tasks", "dramatiq.actor"
         command = "dramatiq slow --processes 1 --threads 1"
         folder = EXAMPLES / "quickstart" / example.broker.name
-    actor = textwrap.dedent(SLOW_ACTOR.format(decorator=decorator))
+    actor = textwrap.dedent(
+        SLOW_ACTOR.format(decorator=decorator, queue=f"slow_{worker}")
+    )
     tmp_path.mkdir(exist_ok=True)
     (tmp_path / "slow.py").write_text(f"import time\n\n{imports}\n{actor}")
     env = {
@@ -294,7 +300,12 @@ def test_on_python_3_13_flask_worker_loses_time_limits_and_dramatiq_keeps_them(
         [python, "-c", "import sys; print(*sys.version_info[:3])"],
         capture_output=True, text=True, check=True, timeout=30,
     ).stdout  # fmt: skip
-    output = run_slow_actor(example, tmp_path / "ext", "flask_dramatiq", python)
+    # The three workers at once: one after the other took 14 s.
+    with ThreadPoolExecutor() as pool:
+        output, own, guide = pool.map(
+            lambda worker: run_slow_actor(example, tmp_path / worker, worker, python),
+            WORKERS,
+        )
     if has_fork_bug(tuple(map(int, version.split()))):
         assert "Unexpected failure in after_process_boot of" in output
         assert "RuntimeError: thread already started" in output
@@ -303,11 +314,9 @@ def test_on_python_3_13_flask_worker_loses_time_limits_and_dramatiq_keeps_them(
     else:
         assert "TimeLimitExceeded" in output
 
-    guide = run_slow_actor(example, tmp_path / "guide", "dramatiq", python)
     assert "TimeLimitExceeded" in guide
     assert "RuntimeError" not in guide
 
     # The page's way out: Dramatiq's own command, on the extension's broker.
-    own = run_slow_actor(example, tmp_path / "own", "dramatiq_app", python)
     assert "TimeLimitExceeded" in own
     assert "RuntimeError" not in own
