@@ -235,9 +235,9 @@ def cluster(session: nox.Session, broker: str) -> None:
 def topic(session: nox.Session) -> None:
     """Check one example topic on both brokers, and the docs: `nox -s topic -- email`.
 
-    For the writer editing one example: its tests on both brokers at once,
-    in the virtualenvs of `nox -s tests`, with the cross-example tests of its
-    folders; then the docs build, then its lint.
+    For the writer editing one example: its tests on both brokers, in the
+    virtualenvs of `nox -s tests`, with the cross-example tests of its
+    folders; and meanwhile the docs build and the topic's lint.
     """
     topics = sorted(path.name for path in EXAMPLES.iterdir() if path.is_dir())
     if len(session.posargs) != 1 or session.posargs[0] not in topics:
@@ -247,8 +247,10 @@ def topic(session: nox.Session) -> None:
     # each test process, would take longer than running the topic's tests.
     # --topic (tests/conftest.py) keeps the tests of the topic's folders.
     modules = [str(path.relative_to(Path.cwd())) for path in topic_modules(name)]
-    # Both brokers at once: their tests spend most of their time waiting on
-    # workers and brokers (nox runs the sessions it is told of one by one).
+    # All at once: the tests spend much of their time waiting on workers and
+    # brokers, and nox runs the sessions it is told of one by one. The docs
+    # and lint run as `nox -s lint` (which builds the docs first); its pytest
+    # reads the topic from PYTEST_ADDOPTS.
     runs = {}
     for broker, details in BROKERS.items():
         ensure_running(session, details)
@@ -271,17 +273,20 @@ def topic(session: nox.Session) -> None:
         runs[broker] = subprocess.Popen(
             command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
+    runs["docs and lint"] = subprocess.Popen(
+        [sys.executable, "-m", "nox", "--sessions", "lint"],
+        env={**os.environ, "PYTEST_ADDOPTS": f"--topic {name}"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
     failed = []
-    for broker, run in runs.items():
+    for what, run in runs.items():
         output, _ = run.communicate()
         print(output.decode(), flush=True)
         if run.returncode:
-            failed.append(broker)
+            failed.append(what)
     if failed:
-        session.error(f"{name}: the tests failed on {' and '.join(failed)}")
-    # The docs first: lint reads their build (it requires the docs session).
-    session.notify("docs", [])
-    session.notify("lint", ["--topic", name])
+        session.error(f"{name}: failed: {', '.join(failed)}")
 
 
 @nox.session(allow_parallel=True, requires=["docs"])
