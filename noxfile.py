@@ -65,6 +65,10 @@ PARALLEL_TESTS = 6
 # pytest-xdist's options for one test at a time per test process (see
 # run_in_parallel()).
 ONE_TEST_AT_A_TIME = ("--dist", "load", "--maxschedchunk", "1")
+# Per broker for one topic, both brokers at once: each test process costs
+# about 2 s of CPU to start, and several topics keep both cores busy. With 3
+# (not 2 or 4), the slowest topics' tests took the least time on 2 cores.
+TOPIC_PARALLEL_TESTS = 3
 # Fewer for the smoke tests: each test process first imports every test
 # module (1.5 s of CPU), which costs the loop more than it gains for 46 tests.
 PARALLEL_SMOKE = 4
@@ -266,7 +270,7 @@ def topic(session: nox.Session) -> None:
         }
         command = [
             str(venv / "bin" / "pytest"), "-m", f"{broker} and not ({NOT_IN_TESTS})",
-            "-n", "4", *ONE_TEST_AT_A_TIME,
+            "-n", str(TOPIC_PARALLEL_TESTS), *ONE_TEST_AT_A_TIME,
             *modules, "--topic", name,
         ]  # fmt: skip
         session.log(f"{broker}: {shlex.join(command)}")

@@ -24,13 +24,15 @@ def wait_for(
         time.sleep(interval)
 
 
-def stays_false(condition: Callable[[], object], seconds: float) -> bool:
+def stays_false(
+    condition: Callable[[], object], seconds: float, interval: float = 0.1
+) -> bool:
     """Poll ``condition`` for ``seconds``; True if it never became true."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if condition():
             return False
-        time.sleep(0.1)
+        time.sleep(interval)
     return True
 
 
