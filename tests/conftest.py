@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import os
 import sys
+import uuid
 from pathlib import Path
 
 import pytest
 
 from support.brokers import BROKERS
+from support.databases import drop_run_databases
 from support.processes import parallel_number
 from support.topics import is_about
 
@@ -20,6 +22,10 @@ from support.topics import is_about
 os.environ["PATH"] = os.pathsep.join(
     [str(Path(sys.executable).parent), os.environ["PATH"]]
 )
+
+# One name for this test run, which its pytest-xdist test processes inherit:
+# they share the databases they make (support/databases.py).
+os.environ.setdefault("GUIDE_TEST_RUN", uuid.uuid4().hex[:8])
 
 # Under pytest-xdist each worker process (gw0, gw1, ...) runs its tests in a
 # broker namespace of its own: a RabbitMQ vhost and a Redis database. The
@@ -80,7 +86,10 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    if hasattr(session.config, "workerinput") or not hasattr(session.config, "cache"):
-        return  # A pytest-xdist worker (the main process saves), or no cache.
+    if hasattr(session.config, "workerinput"):
+        return  # A pytest-xdist worker: pytest's own process does the rest.
+    drop_run_databases()
+    if not hasattr(session.config, "cache"):
+        return  # -p no:cacheprovider
     known = session.config.cache.get(DURATIONS, {})
     session.config.cache.set(DURATIONS, {**known, **_durations})

@@ -7,13 +7,15 @@ when two runs share the server. The URL's user needs CREATEDB.
 
 from __future__ import annotations
 
-import atexit
+import hashlib
 import os
 import socket
+import tempfile
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from support.processes import free_port
@@ -81,19 +83,43 @@ def new_database(template: str | None = None) -> Iterator[str]:
             _drop(admin, name)
 
 
-def lasting_database() -> str:
-    """A new, empty database that lasts until this test process exits; its
-    name. For a template that several tests copy."""
-    name = f"{PREFIX}{uuid.uuid4().hex[:12]}"
+def _run() -> tuple[str, Path]:
+    """This test run's name, and the file of the databases run_database()
+    made in it, one per line. One run: pytest and its pytest-xdist test
+    processes (tests/conftest.py names it before pytest starts them)."""
+    run = os.environ["GUIDE_TEST_RUN"]
+    return run, Path(tempfile.gettempdir()) / f"guide-test-run-{run}.txt"
+
+
+def run_database(key: str, make: Callable[[str], None]) -> str:
+    """The database ``key`` of this test run, shared by its test processes;
+    its name. The first process that asks makes it with ``make(url)``; the
+    others wait until it is made. drop_run_databases() drops it."""
+    run, made_in_run = _run()
+    name = f"{PREFIX}run_{run}_{hashlib.sha256(key.encode()).hexdigest()[:8]}"
     with _admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
-    atexit.register(_drop_lasting, name)
+        # One process at a time looks for it and makes it. The server's lock
+        # goes with the connection; a stuck maker fails the wait in time.
+        admin.execute("SET lock_timeout = '90s'")
+        admin.execute("SELECT pg_advisory_lock(hashtext(%s))", (name,))
+        made = "SELECT 1 FROM pg_database WHERE datname = %s"
+        if admin.execute(made, (name,)).fetchone() is None:
+            admin.execute(f'CREATE DATABASE "{name}"')
+            with made_in_run.open("a") as names:
+                print(name, file=names)
+            make(with_database(SERVER_URL, name))
     return name
 
 
-def _drop_lasting(name: str) -> None:
+def drop_run_databases() -> None:
+    """Drop the databases run_database() made in this run, if any."""
+    _, made_in_run = _run()
+    if not made_in_run.is_file():
+        return
     with _admin() as admin:
-        _drop(admin, name)
+        for name in made_in_run.read_text().split():
+            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    made_in_run.unlink()
 
 
 def query(url: str, sql: str) -> list[tuple]:

@@ -7,32 +7,30 @@ import shlex
 import subprocess
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 import pytest
 
-from support.databases import SERVER_URL, lasting_database, new_database, with_database
+from support.databases import new_database, run_database
 from support.examples import Example
 from support.reliability import guide_commands
-
-# Per test process and example: the database the page's create-tables
-# commands made. Each test gets a copy, made as fast as an empty database;
-# running the commands (Python, Flask and the app) for each test cost 0.7 s
-# of CPU.
-_made_by_the_page: dict[Path, str] = {}
 
 
 @contextmanager
 def database_with_tables(example: Example) -> Iterator[str]:
     """A new database, with the tables the page's create-tables commands
-    make in it; its URL. Dropped afterwards."""
-    if example.path not in _made_by_the_page:
-        name = lasting_database()
-        url = with_database(SERVER_URL, name)
+    make in it; its URL. Dropped afterwards.
+
+    The commands run once per test run and example: each test gets a copy
+    of their database, made as fast as an empty one. Running them for each
+    test cost 0.7 s of CPU (Python, Flask and the app).
+    """
+
+    def create_tables(url: str) -> None:
         output = guide_commands(example, "create-tables", {"DATABASE_URL": url})
         assert output == "The tables are ready.\n"
-        _made_by_the_page[example.path] = name
-    with new_database(template=_made_by_the_page[example.path]) as url:
+
+    made_by_the_page = run_database(str(example.path), create_tables)
+    with new_database(template=made_by_the_page) as url:
         yield url
 
 
