@@ -253,8 +253,8 @@ def topic(session: nox.Session) -> None:
     modules = [str(path.relative_to(Path.cwd())) for path in topic_modules(name)]
     # All at once: the tests spend much of their time waiting on workers and
     # brokers, and nox runs the sessions it is told of one by one. The docs
-    # and lint run as `nox -s lint` (which builds the docs first); its pytest
-    # reads the topic from PYTEST_ADDOPTS.
+    # and lint run as `nox -s lint` (which builds the docs first), told the
+    # topic by GUIDE_TOPIC.
     runs = {}
     for broker, details in BROKERS.items():
         ensure_running(session, details)
@@ -279,7 +279,7 @@ def topic(session: nox.Session) -> None:
         )
     runs["docs and lint"] = subprocess.Popen(
         [sys.executable, "-m", "nox", "--sessions", "lint"],
-        env={**os.environ, "PYTEST_ADDOPTS": f"--topic {name}"},
+        env={**os.environ, "GUIDE_TOPIC": name},
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -297,13 +297,16 @@ def topic(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     """Docs drift checks, and ruff on every example and on the project's own code."""
     install(session, ["lint"], EVERY_EXAMPLE)
+    # `nox -s topic` runs this session for one topic, named in GUIDE_TOPIC:
+    # then only that topic's tests and compose files.
+    topic = os.environ.get("GUIDE_TOPIC")
     # One test process: it builds and parses the site once for every module
     # that reads it. Two processes did that twice, and took 3.5 s more CPU
     # (the loop is short of CPU, not of waiting).
     session.run(
         "pytest", "-m",
         "not rabbitmq and not redis and not browser and not local_brokers",
-        *session.posargs,
+        *(["--topic", topic] if topic else []), *session.posargs,
     )  # fmt: skip
     # Every example a reader copies, and the project's own code, in one run
     # each (pyproject.toml holds the settings).
@@ -312,7 +315,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "format", "--check", *sources)
     # The project's own YAML files against their schemas (shipped with
     # check-jsonschema: no network), and the workflow through zizmor.
-    for schema, files in (
+    checks = [
         ("github-workflows", sorted(Path(".github/workflows").glob("*.yml"))),
         ("dependabot", [Path(".github/dependabot.yml")]),
         ("readthedocs", [Path(".readthedocs.yaml")]),
@@ -320,11 +323,17 @@ def lint(session: nox.Session) -> None:
             "compose-spec",
             [Path("compose.yaml"), *sorted(EXAMPLES.glob("*/*/compose.yaml"))],
         ),
-    ):
-        session.run(
-            "check-jsonschema", "--builtin-schema", f"vendor.{schema}", *map(str, files)
-        )
-    session.run("zizmor", "--offline", "--quiet", ".github/workflows")
+    ]
+    if topic:
+        checks = [("compose-spec", sorted(EXAMPLES.glob(f"{topic}/*/compose.yaml")))]
+    for schema, files in checks:
+        if files:
+            session.run(
+                "check-jsonschema", "--builtin-schema", f"vendor.{schema}",
+                *map(str, files),
+            )  # fmt: skip
+    if not topic:
+        session.run("zizmor", "--offline", "--quiet", ".github/workflows")
 
 
 @nox.session(allow_parallel=True, requires=["docs"])
