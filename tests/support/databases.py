@@ -107,7 +107,13 @@ def run_database(key: str, make: Callable[[str], None]) -> str:
             admin.execute(f'CREATE DATABASE "{name}"')
             with made_in_run.open("a") as names:
                 print(name, file=names)
-            make(with_database(SERVER_URL, name))
+            try:
+                make(with_database(SERVER_URL, name))
+            except BaseException:
+                # Half made: the next process that asks makes it again (and
+                # fails the same way), rather than copying it.
+                _drop(admin, name)
+                raise
     return name
 
 
