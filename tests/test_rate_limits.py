@@ -60,8 +60,11 @@ def calls_per_second(provider_log: str) -> collections.Counter[str]:
 def exports_overlapped_across_accounts(provider_log: str) -> bool:
     """True if two accounts' exports ran at once at some moment."""
     running: set[str] = set()
+    # Not anchored to lines: the provider's prints (stdout) and Werkzeug's
+    # request log (stderr) share its log file, and a request's line can
+    # follow a print before its newline ("... started127.0.0.1 - - [...").
     for account, event in re.findall(
-        r"^export of account (\d+) (started|done)$", provider_log, re.MULTILINE
+        r"export of account (\d+) (started|done)", provider_log
     ):
         if event == "started":
             running.add(account)
